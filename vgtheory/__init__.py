@@ -1,0 +1,33 @@
+"""vgtheory: the theory of vanishing and exploding gradients as checked, reproducible numbers.
+
+``import vgtheory as vg``. Every public name is re-exported here from a small private
+module; ``vg.theory`` holds the closed forms, each citing its source.
+"""
+
+# --- foundation: statistics, ensembles, claims -------------------------------------
+from ._stats import Estimate as Estimate
+from ._stats import estimate as estimate
+from ._stats import ratio_estimate as ratio_estimate
+from ._stats import variance_estimate as variance_estimate
+from ._stats import bonferroni_k as bonferroni_k
+from ._ensemble import ensemble as ensemble
+from ._ensemble import EnsembleResult as EnsembleResult
+from ._claims import Claim as Claim
+from ._claims import Comparison as Comparison
+from ._claims import register as register
+from ._claims import all_claims as all_claims
+from ._claims import run_claim as run_claim
+
+# --- foundation: networks, Jacobians, gradient flow (lead) -------------------------
+
+# --- spectra (issue 3) -------------------------------------------------------------
+
+# --- lyapunov, RNNs, BPTT (issue 4) -------------------------------------------------
+
+# --- hessian and landscape (issue 5) ------------------------------------------------
+
+# --- mechanisms: residual, normalisation, attention, ... (issue 6) ------------------
+
+from . import theory as theory  # noqa: E402
+
+__version__ = "0.1.0"
