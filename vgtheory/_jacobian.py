@@ -1,0 +1,187 @@
+"""Exact input–output Jacobians and per-layer gradient flow.
+
+For the MLP convention of :mod:`vgtheory._mlp`, the layer Jacobian is
+J_l = ∂x_l/∂x_{l−1} = D_l W_l with D_l = diag φ'(h_l), the end-to-end Jacobian is
+J = J_L ⋯ J_1, and a cotangent g_L = ∂L/∂x_L is pulled back by g_{l−1} = W_lᵀ D_l g_l.
+The pull-back is renormalised every layer and log-norms are accumulated (Kahan-compensated),
+so depth 10^4 neither underflows nor overflows, even in float32.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._mlp import MLP, _as_activation, _check_input, dense, preactivations
+
+
+def input_jacobian(f: Callable, x: Float[Array, " n"], mode: str = "rev",
+                   precision: str = "highest") -> Float[Array, "m n"]:
+    """Dense Jacobian ∂f/∂x of any JAX callable (a Flax ``module.apply`` closure included).
+
+    Args:
+      f: ``f(x) -> y`` with ``x: [n]`` and ``y: [m]``.
+      x: the point, ``[n]``.
+      mode: ``"rev"`` (jacrev, m VJPs) or ``"fwd"`` (jacfwd, n JVPs).
+      precision: default matmul precision while tracing ``f`` (``"highest"`` unless asked).
+
+    Returns:
+      ``[m, n]``.
+    """
+    if not callable(f):
+        raise TypeError(f"f: expected a callable, got {type(f).__name__}.")
+    if mode not in ("rev", "fwd"):
+        raise ValueError(f"mode: expected 'rev' or 'fwd', got {mode!r}.")
+    if jnp.ndim(x) != 1:
+        raise ValueError(f"x: expected a vector [n], got shape {jnp.shape(x)}.")
+    jac = jax.jacrev if mode == "rev" else jax.jacfwd
+    with jax.default_matmul_precision(precision):
+        return jac(f)(x)
+
+
+class JacobianOperator(NamedTuple):
+    """Matrix-free Jacobian of ``f`` at a point: ``mv(v) = J v`` (jvp), ``rmv(u) = Jᵀ u`` (vjp)."""
+
+    mv: Callable
+    rmv: Callable
+    shape: tuple
+
+
+def jacobian_operator(f: Callable, x: Float[Array, " n"], precision: str = "highest") -> JacobianOperator:
+    """Linearises ``f`` at ``x`` once; J v and Jᵀ u then cost one forward/backward pass each."""
+    if not callable(f):
+        raise TypeError(f"f: expected a callable, got {type(f).__name__}.")
+    with jax.default_matmul_precision(precision):
+        y, lin = jax.linearize(f, x)
+        rmv = jax.linear_transpose(lin, x)
+    return JacobianOperator(lin, lambda u: rmv(u)[0], (jnp.size(y), jnp.size(x)))
+
+
+def _layer_inputs(params: MLP, x, act, precision):
+    hs = preactivations(params, x, act, precision)
+    if params.stacked:
+        xs = jnp.concatenate([x[None], act.fn(hs[:-1])], axis=0)
+        return hs, xs
+    return hs, [x] + [act.fn(h) for h in hs[:-1]]
+
+
+def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: str = "highest"):
+    """Per-layer Jacobians J_l = diag φ'(h_l) W_l.
+
+    Returns:
+      ``[L, n, n]`` (stacked params) or a list of ``[n_l, n_{l−1}]``.
+    """
+    act = _as_activation(act)
+    _check_vector(params, x)
+    hs = preactivations(params, x, act, precision)
+    if params.stacked:
+        return act.deriv(hs)[..., :, None] * params.weights
+    return [act.deriv(h)[:, None] * w for h, w in zip(hs, params.weights)]
+
+
+def mlp_jacobian(params: MLP, x: Float[Array, " n0"], act, precision: str = "highest") -> Float[Array, "nL n0"]:
+    """End-to-end Jacobian by the explicit chain J = D_L W_L ⋯ D_1 W_1 (a scan of matmuls).
+
+    Independent of autodiff; used as a reference for ``input_jacobian`` and as the fast
+    batched path (one n×n×n matmul per layer).
+    """
+    act = _as_activation(act)
+    js = layer_jacobians(params, x, act, precision)
+    if params.stacked:
+        n = js.shape[-1]
+        eye = jnp.eye(n, dtype=js.dtype)
+        return jax.lax.scan(lambda J, Jl: (jnp.matmul(Jl, J, precision=precision), None), eye, js)[0]
+    J = js[0]
+    for Jl in js[1:]:
+        J = jnp.matmul(Jl, J, precision=precision)
+    return J
+
+
+class GradientFlow(NamedTuple):
+    """Per-layer gradient norms in log domain.
+
+    Attributes:
+      log_sq_norms: ``[L+1]``, entry l is log‖∂L/∂x_l‖² (l = 0 is the input, L the output).
+      weight_log_sq_norms: ``[L]``, entry l−1 is log‖∂L/∂W_l‖²_F.
+      finite: whether every entry is finite (False flags saturation to exact zeros or NaN).
+    """
+
+    log_sq_norms: Float[Array, " Lp1"]
+    weight_log_sq_norms: Float[Array, " L"]
+    finite: Array
+
+
+def _kahan_add(s, c, v):
+    y = v - c
+    t = s + y
+    return t, (t - s) - y
+
+
+def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Array, " nL"],
+                  precision: str = "highest") -> GradientFlow:
+    """Backpropagates ``cotangent`` = ∂L/∂x_L through the MLP, in log domain.
+
+    g_{l−1} = W_lᵀ (φ'(h_l) ⊙ g_l); after each layer g is divided by its norm and the log of
+    that norm is added (compensated) to a running sum. ‖∂L/∂W_l‖_F = ‖φ'(h_l) ⊙ g_l‖·‖x_{l−1}‖
+    for a single input (the gradient is the outer product (D_l g_l) x_{l−1}ᵀ).
+
+    Args:
+      params: an :class:`MLP`.
+      x: one input, ``[n_0]`` (vmap for batches of inputs or of networks).
+      act: activation name or :class:`Activation`.
+      cotangent: ``[n_L]``, the gradient of the loss with respect to the output.
+      precision: matmul precision.
+
+    Returns:
+      A :class:`GradientFlow`.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from vgtheory._mlp import init_mlp
+      >>> p = init_mlp(jax.random.key(0), [16] * 10001, init="gaussian", sigma_w2=1.0)
+      >>> gf = gradient_flow(p, jnp.ones(16), "sigmoid", jnp.ones(16))
+      >>> bool(gf.finite), bool(gf.log_sq_norms[0] < -1e4)   # ~ (1/4)^{2L}: no underflow
+      (True, True)
+    """
+    act = _as_activation(act)
+    _check_vector(params, x)
+    L_out = params.weights.shape[1] if params.stacked else params.weights[-1].shape[0]
+    if jnp.shape(cotangent) != (L_out,):
+        raise ValueError(f"cotangent: expected shape ({L_out},) to match the output, got {jnp.shape(cotangent)}.")
+    hs, xs = _layer_inputs(params, x, act, precision)
+    dtype = jnp.result_type(x, params.weights if params.stacked else params.weights[0])
+    g0 = jnp.asarray(cotangent, dtype)
+    n0 = jnp.linalg.norm(g0)
+    zero = jnp.zeros((), dtype)
+
+    def step(carry, layer):
+        g, s, c = carry
+        w, h, xin = layer
+        dg = act.deriv(h) * g
+        wlog = 2 * (s + jnp.log(jnp.linalg.norm(dg))) + 2 * jnp.log(jnp.linalg.norm(xin))
+        g_new = jnp.matmul(dg, w, precision=precision)
+        nrm = jnp.linalg.norm(g_new)
+        s, c = _kahan_add(s, c, jnp.log(nrm))
+        return (g_new / nrm, s, c), (2 * s, wlog)
+
+    init = (g0 / n0, jnp.log(n0), zero)
+    if params.stacked:
+        _, (logs, wlogs) = jax.lax.scan(step, init, (params.weights, hs, xs), reverse=True)
+    else:
+        carry, outs = init, []
+        for w, h, xin in reversed(list(zip(params.weights, hs, xs))):
+            carry, o = step(carry, (w, h, xin))
+            outs.append(o)
+        logs = jnp.stack([o[0] for o in outs[::-1]])
+        wlogs = jnp.stack([o[1] for o in outs[::-1]])
+    log_sq = jnp.concatenate([logs, (2 * jnp.log(n0))[None]])
+    finite = jnp.all(jnp.isfinite(log_sq)) & jnp.all(jnp.isfinite(wlogs))
+    return GradientFlow(log_sq, wlogs, finite)
+
+
+def _check_vector(params, x):
+    _check_input(params, x)
+    if jnp.ndim(x) != 1:
+        raise ValueError(f"x: expected a single input [n_0] (vmap for batches), got shape {jnp.shape(x)}.")
