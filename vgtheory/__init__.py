@@ -19,6 +19,20 @@ from ._claims import all_claims as all_claims
 from ._claims import run_claim as run_claim
 
 # --- foundation: networks, Jacobians, gradient flow (lead) -------------------------
+from ._activations import Activation as Activation
+from ._activations import activation as activation
+from ._activations import ACTIVATIONS as ACTIVATIONS
+from ._mlp import MLP as MLP
+from ._mlp import init_mlp as init_mlp
+from ._mlp import mlp_apply as mlp_apply
+from ._mlp import preactivations as preactivations
+from ._jacobian import input_jacobian as input_jacobian
+from ._jacobian import jacobian_operator as jacobian_operator
+from ._jacobian import JacobianOperator as JacobianOperator
+from ._jacobian import layer_jacobians as layer_jacobians
+from ._jacobian import mlp_jacobian as mlp_jacobian
+from ._jacobian import gradient_flow as gradient_flow
+from ._jacobian import GradientFlow as GradientFlow
 
 # --- spectra (issue 3) -------------------------------------------------------------
 
