@@ -1,0 +1,170 @@
+"""W1/W2: Jacobian ensemble and its singular values, side by side on one device.
+
+Question: how long do the singular values of an ensemble of end-to-end Jacobians take,
+relative to the Jacobians themselves, and how accurate are they in float32 against a
+float64 reference (σ ≥ 1e-3·σ_max and σ ≥ 1e-6·σ_max)?
+
+    python benchmarks/bench_spectra.py            # 256 tanh MLPs, depth 32, width 256
+    python benchmarks/bench_spectra.py --quick    # small, seconds on a CPU
+    python benchmarks/bench_spectra.py --record   # append the table to benchmarks/RESULTS.md
+
+Times: median of ``--repeats`` after one warm-up call (compile time reported separately),
+``block_until_ready``; every row is measured in this one run on this one device.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import statistics
+import time
+
+import jax
+
+jax.config.update("jax_enable_x64", True)  # float64 reference and the float64 paths
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+import vgtheory as vg  # noqa: E402
+from vgtheory._spectrum import singular_values  # noqa: E402
+
+HI = jax.lax.Precision.HIGHEST
+
+
+def timed(fn, *args, repeats=3):
+    t0 = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    compile_s = time.perf_counter() - t0
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(fn(*args))
+        ts.append(time.perf_counter() - t0)
+    return out, statistics.median(ts), compile_s
+
+
+def peak(n, repeats):
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda x: jnp.matmul(x, x, precision=HI))
+    _, t, _ = timed(f, a, repeats=repeats)
+    return 2 * n**3 / t
+
+
+def rel_err(s, ref, thr):
+    mask = ref >= thr * ref[:, :1]
+    return float(np.max(np.abs(np.asarray(s, np.float64) - ref)[mask] / ref[mask]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--record", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--sigma-w2", type=float, default=1.0)
+    ap.add_argument("--skip", default="", help="comma-separated rows to skip (e.g. svd,jacobi)")
+    args = ap.parse_args()
+    E, L, n, pn = (16, 8, 32, 1024) if args.quick else (256, 32, 256, 8192)
+    skip = set(filter(None, args.skip.split(",")))
+    dev = jax.devices()[0]
+    rows = []
+    fp32_peak = peak(pn, args.repeats)
+    rows.append((f"peak: {pn}³ f32 matmul, highest", 2 * pn**3 / fp32_peak, None, "", "",
+                 f"{fp32_peak / 1e12:.1f} TFLOP/s"))
+
+    act = vg.activation("tanh")
+    keys = jax.random.split(jax.random.key(1), E)
+    params = jax.vmap(lambda k: vg.init_mlp(k, [n] * (L + 1), sigma_w2=args.sigma_w2,
+                                            sigma_b2=0.0))(keys)
+    x = jax.random.normal(jax.random.key(2), (E, n), jnp.float32)
+    jflops = E * L * 2 * n**3
+
+    def jac_fwd(p, x):
+        return jax.vmap(lambda p, x: vg.input_jacobian(lambda z: vg.mlp_apply(p, z, act), x,
+                                                       mode="fwd"))(p, x)
+
+    def jac_scan(p, x):
+        return jax.vmap(lambda p, x: vg.mlp_jacobian(p, x, act))(p, x)
+
+    J = None
+    for name, fn in (("W1 vmap(jacfwd), highest", jac_fwd), ("W1 explicit D·W scan", jac_scan)):
+        J, t, c = timed(jax.jit(fn), params, x, repeats=args.repeats)
+        rows.append((name, t, c, "", "", f"{jflops / t / fp32_peak:.0%} of fp32 peak"))
+    t_w1 = min(r[1] for r in rows[1:])
+
+    t0 = time.perf_counter()
+    ref = np.linalg.svd(np.asarray(J, np.float64), compute_uv=False)
+    ref_s = time.perf_counter() - t0
+    cond = ref[:, 0] / ref[:, -1]
+
+    cands = {
+        "vg gram (f64 Gram + eigvalsh)": lambda a: singular_values(a, method="gram"),
+        "vg rayleigh (f64 eigh, ‖Av‖)": lambda a: singular_values(a, method="rayleigh"),
+        "vg jacobi (f32-eigh precond.)": lambda a: singular_values(a, method="jacobi"),
+        "vg auto": lambda a: singular_values(a, method="auto"),
+        "jnp.linalg.svd f32": lambda a: jnp.linalg.svd(a, compute_uv=False),
+        "eigvalsh(GᵀG) f32": lambda a: jnp.sqrt(jnp.maximum(jnp.linalg.eigvalsh(
+            jnp.einsum("bki,bkj->bij", a, a, precision=HI))[:, ::-1], 0)),
+    }
+    tags = {"vg gram (f64 Gram + eigvalsh)": "gram", "vg rayleigh (f64 eigh, ‖Av‖)": "rayleigh",
+            "vg jacobi (f32-eigh precond.)": "jacobi", "jnp.linalg.svd f32": "svd",
+            "eigvalsh(GᵀG) f32": "eig32", "vg auto": "auto"}
+    for name, fn in cands.items():
+        if tags[name] in skip:
+            continue
+        s, t, c = timed(jax.jit(fn), J, repeats=args.repeats)
+        rows.append((name, t, c, f"{rel_err(s, ref, 1e-3):.1e}", f"{rel_err(s, ref, 1e-6):.1e}",
+                     f"{t / t_w1:.2f}× W1"))
+    try:
+        import torch
+
+        tdev = "cuda" if torch.cuda.is_available() else "cpu"
+        Jt = torch.from_numpy(np.asarray(J)).to(tdev)
+
+        def tsv():
+            out = torch.linalg.svdvals(Jt)
+            if tdev == "cuda":
+                torch.cuda.synchronize()
+            return out
+
+        t0 = time.perf_counter()
+        tsv()
+        c = time.perf_counter() - t0
+        ts = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            s = tsv()
+            ts.append(time.perf_counter() - t0)
+        t = statistics.median(ts)
+        s = s.cpu().numpy()
+        rows.append(("torch.linalg.svdvals f32", t, c, f"{rel_err(s, ref, 1e-3):.1e}",
+                     f"{rel_err(s, ref, 1e-6):.1e}", f"{t / t_w1:.2f}× W1"))
+    except ImportError:
+        rows.append(("torch.linalg.svdvals", float("nan"), None, "", "", "torch not importable"))
+
+    head = (f"### bench_spectra ({'quick' if args.quick else 'full'}): {E} tanh MLPs, "
+            f"depth {L}, width {n}, σ_w²={args.sigma_w2}\n\n"
+            f"device: {dev.device_kind} ({jax.default_backend()}), "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+            f"jax {jax.__version__}, numpy {np.__version__}, python {platform.python_version()}; "
+            f"auto = `{vg_auto(J)}`; cond(J) median {np.median(cond):.1e}, max {cond.max():.1e}; "
+            f"float64 reference: numpy SVD on host ({ref_s:.2f} s)\n")
+    lines = [head, "| workload | time | compile | max rel err σ≥1e-3σ_max | σ≥1e-6σ_max | note |",
+             "|---|---|---|---|---|---|"]
+    for name, t, c, e3, e6, note in rows:
+        cs = "" if c is None else f"{c:.2f} s"
+        lines.append(f"| {name} | {t * 1e3:.2f} ms | {cs} | {e3} | {e6} | {note} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.record:
+        with open(__file__.replace("bench_spectra.py", "RESULTS.md"), "a") as f:
+            f.write("\n" + table)
+
+
+def vg_auto(J):
+    from vgtheory._spectrum import resolve_method
+
+    return resolve_method("auto", J.shape, J.dtype)
+
+
+if __name__ == "__main__":
+    main()
