@@ -153,15 +153,26 @@ def hessian_operator(loss_fn: Callable, params: PyTree, mask: PyTree | None = No
     flat, unravel = ravel_pytree(params)
     dtype = flat.dtype
     grad_flat = lambda x: ravel_pytree(jax.grad(loss_fn)(unravel(x)))[0]
-    full_mv = lambda v: jax.jvp(grad_flat, (flat,), (v.astype(dtype),))[1]
-    if mask is None:
-        return HessianOperator(full_mv, int(flat.size), dtype, unravel, lambda t: ravel_pytree(t)[0])
-    idx = jnp.asarray(_mask_indices(mask, params))
     n = int(flat.size)
-    embed = lambda x: jnp.zeros((n,), dtype).at[idx].set(x.astype(dtype))
+
+    def full_mv(v):
+        if jnp.shape(v) != (n,):
+            raise ValueError(f"x: expected a flat vector of shape ({n},), got {jnp.shape(v)}.")
+        return jax.jvp(grad_flat, (flat,), (v.astype(dtype),))[1]
+
+    if mask is None:
+        return HessianOperator(full_mv, n, dtype, unravel, lambda t: ravel_pytree(t)[0])
+    idx = jnp.asarray(_mask_indices(mask, params))
+    dim = int(idx.shape[0])
+
+    def embed(x):
+        if jnp.shape(x) != (dim,):
+            raise ValueError(f"x: expected a flat block vector of shape ({dim},), got {jnp.shape(x)}.")
+        return jnp.zeros((n,), dtype).at[idx].set(x.astype(dtype))
+
     matvec = lambda x: full_mv(embed(x))[idx]
     return HessianOperator(
-        matvec, int(idx.shape[0]), dtype, lambda x: unravel(embed(x)), lambda t: ravel_pytree(t)[0][idx]
+        matvec, dim, dtype, lambda x: unravel(embed(x)), lambda t: ravel_pytree(t)[0][idx]
     )
 
 

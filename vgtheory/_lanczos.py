@@ -4,7 +4,8 @@ The Lanczos loop is a ``lax.fori_loop`` over a preallocated ``[m, d]`` basis; ea
 orthogonalises the new vector against the whole basis twice (classical Gram–Schmidt
 twice, "twice is enough"), so Ritz values do not repeat ("ghost" eigenvalues) as they do
 in plain three-term Lanczos or drift as in power iteration. On an invariant subspace
-(breakdown) the loop continues from a fresh random vector orthogonal to the basis, so
+(breakdown) the loop continues from the coordinate axis least covered by the basis,
+orthogonalised against it, so
 ``num_iters = d`` gives the whole spectrum. The small tridiagonal problem ``T = QᵀAQ`` is
 solved in float64 on the host (``jax.pure_callback``), whatever the working dtype.
 
@@ -89,7 +90,7 @@ def _orth(basis, w):
 
 
 def lanczos_tridiag(
-    matvec: Callable[[Array], Array], v0: Float[Array, " d"], num_iters: int, key: Array | None = None
+    matvec: Callable[[Array], Array], v0: Float[Array, " d"], num_iters: int
 ) -> Tridiagonal:
     """``m = num_iters`` steps of Lanczos with full reorthogonalisation.
 
@@ -97,7 +98,6 @@ def lanczos_tridiag(
       matvec: symmetric linear map ``[d] -> [d]`` (e.g. :func:`hessian_operator`'s).
       v0: ``[d]`` start vector (any nonzero vector; normalised here).
       num_iters: m, 1 ≤ m ≤ d (Python int).
-      key: PRNG key used only to restart after a breakdown (default ``jax.random.key(0)``).
 
     Returns:
       A :class:`Tridiagonal` with ``T = basisᵀ-projected operator`` (``Q A Qᵀ`` tridiagonal).
@@ -106,7 +106,6 @@ def lanczos_tridiag(
     d = v0.shape[0]
     _check_int("num_iters", num_iters, 1, d)
     dtype = v0.dtype
-    key = jax.random.key(0) if key is None else key
     eps = jnp.finfo(dtype).eps
     q0 = v0 / jnp.linalg.norm(v0)
     basis = jnp.zeros((num_iters, d), dtype).at[0].set(q0)
@@ -120,8 +119,9 @@ def lanczos_tridiag(
         b = jnp.linalg.norm(w)
         anorm = jnp.maximum(anorm, jnp.abs(a) + b)
         broke = b <= 10.0 * jnp.sqrt(jnp.asarray(d, dtype)) * eps * anorm
-        def restart(_):
-            r = _orth(basis, jax.random.normal(jax.random.fold_in(key, j), (d,), dtype))
+        def restart(_):  # the coordinate axis least covered by the basis, orthogonalised
+            r = jax.nn.one_hot(jnp.argmin(jnp.sum(basis**2, axis=0)), d, dtype=dtype)
+            r = _orth(basis, r)
             return r / jnp.linalg.norm(r)
 
         nxt = jax.lax.cond(broke, restart, lambda _: w / jnp.where(broke, 1.0, b), None)
@@ -181,7 +181,6 @@ def lanczos_eigh(
     which: Which = "largest",
     num_iters: int | None = None,
     tol: float | None = None,
-    key: Array | None = None,
 ) -> Eigenpairs:
     """Top-k eigenpairs of a symmetric operator by Lanczos with full reorthogonalisation.
 
@@ -193,7 +192,6 @@ def lanczos_eigh(
         ``"largest_magnitude"``.
       num_iters: Krylov dimension m, k ≤ m ≤ d; default ``min(d, max(2k + 20, 40))``.
       tol: relative residual for ``converged`` (default √eps of the dtype).
-      key: PRNG key for breakdown restarts.
 
     Returns:
       :class:`Eigenpairs`; values in float64 when x64 is on (the tridiagonal is solved in
@@ -219,7 +217,7 @@ def lanczos_eigh(
         raise ValueError(f"k: expected an integer with 1 ≤ k < dimension d={d}, got {k!r}.")
     m = min(d, max(2 * k + 20, 40)) if num_iters is None else num_iters
     _check_int("num_iters", m, k, d)
-    tri = lanczos_tridiag(matvec, v0, m, key)
+    tri = lanczos_tridiag(matvec, v0, m)
     theta, s = tridiag_eigh(tri.alpha, tri.beta)
     sel = _select(theta, k, which)
     values, s_k = theta[sel], s[:, sel]
@@ -288,7 +286,7 @@ def hessian_eigh(
       loss_fn: ``loss_fn(params) -> scalar`` (a Flax ``apply`` closed over data works).
       params: parameter pytree.
       k: number of eigenpairs, 1 ≤ k < number of (selected) parameters.
-      key: PRNG key for the start vector and restarts.
+      key: PRNG key for the start vector.
       which, num_iters, tol: see :func:`lanczos_eigh`.
       mask: optional per-layer/per-block selection (see :func:`hessian_operator`).
 
@@ -297,8 +295,7 @@ def hessian_eigh(
       ``k`` axis (zeros outside the block).
     """
     op = hessian_operator(loss_fn, params, mask)
-    k1, k2 = jax.random.split(key)
-    v0 = jax.random.normal(k1, (op.dim,), op.dtype)
-    e = lanczos_eigh(op.matvec, v0, k, which=which, num_iters=num_iters, tol=tol, key=k2)
+    v0 = jax.random.normal(key, (op.dim,), op.dtype)
+    e = lanczos_eigh(op.matvec, v0, k, which=which, num_iters=num_iters, tol=tol)
     return HessianEigenpairs(e.values, jax.vmap(op.to_tree)(e.vectors), e.residuals,
                              e.converged, e.num_matvecs)

@@ -85,8 +85,7 @@ def slq(
     keys = jax.random.split(key, num_probes)
 
     def one(k):
-        k1, k2 = jax.random.split(k)
-        tri = lanczos_tridiag(matvec, _rademacher(k1, (dim,), dtype), num_iters, k2)
+        tri = lanczos_tridiag(matvec, _rademacher(k, (dim,), dtype), num_iters)
         theta, s = tridiag_eigh(tri.alpha, tri.beta)
         return theta, s[0] ** 2
 
