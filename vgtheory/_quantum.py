@@ -1,0 +1,187 @@
+"""A small statevector simulator (≤ 12 qubits) for barren plateaus (McClean et al. 2018, L9).
+
+Layered hardware-efficient ansatz on n qubits, |ψ(θ)⟩ = U(θ)|0…0⟩ with, per layer,
+
+    RY(θ_{l,q,0}) then RZ(θ_{l,q,1}) on every qubit q, then CZ on (0,1), (1,2), …, (n−2, n−1),
+
+RY(θ) = exp(−iθY/2), RZ(θ) = exp(−iθZ/2). The cost is E(θ) = ⟨ψ(θ)|H|ψ(θ)⟩ for a Pauli
+string H (default Z₀Z₁), and ∂E/∂θ comes from ``jax.grad`` through the simulation.
+The state is a ``[2]*n`` complex tensor; qubit 0 is the most significant bit (as in
+``jnp.kron(A₀, A₁, …)``). Depth is a ``lax.scan`` over ``[L, n, 2]`` angles.
+
+Theory (``vg.theory.barren_plateau_variance``): if the circuit before and after the
+differentiated gate both form unitary 2-designs, Var[∂E/∂θ] = 2 tr(G²) tr(H²) /
+((N² − 1)(N + 1)) = N²/(2(N+1)(N²−1)) ≈ 2^{−(n+1)} for G = P/2, tr H² = N = 2ⁿ.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jaxtyping import Array, Float
+
+MAX_QUBITS = 12
+HIGHEST = lax.Precision.HIGHEST
+_PAULI = {"I": ((1, 0), (0, 1)), "X": ((0, 1), (1, 0)), "Y": ((0, -1j), (1j, 0)), "Z": ((1, 0), (0, -1))}
+
+
+def _check_n(n_qubits):
+    if not isinstance(n_qubits, int) or isinstance(n_qubits, bool) or not 1 <= n_qubits <= MAX_QUBITS:
+        raise ValueError(f"n_qubits: expected an int in [1, {MAX_QUBITS}], got {n_qubits!r}.")
+
+
+def _cdtype(dtype):
+    return jnp.complex128 if jnp.dtype(dtype) == jnp.float64 else jnp.complex64
+
+
+def _apply_1q(state, gate, q):
+    """Applies a 2×2 ``gate`` to qubit ``q`` of a ``[2]*n`` state (reshape, no transpose)."""
+    n = state.ndim
+    s = state.reshape(2**q, 2, 2 ** (n - q - 1))
+    s0, s1 = s[:, 0], s[:, 1]  # elementwise 2×2 update: no small matmuls
+    out = jnp.stack([gate[0, 0] * s0 + gate[0, 1] * s1, gate[1, 0] * s0 + gate[1, 1] * s1], axis=1)
+    return out.reshape(state.shape)
+
+
+def ry(theta):
+    """RY(θ) = [[cos θ/2, −sin θ/2], [sin θ/2, cos θ/2]]."""
+    c, s = jnp.cos(theta / 2), jnp.sin(theta / 2)
+    return jnp.stack([jnp.stack([c, -s]), jnp.stack([s, c])])
+
+
+def rz(theta):
+    """RZ(θ) = diag(e^{−iθ/2}, e^{iθ/2})."""
+    e = jnp.exp(-0.5j * theta)
+    z = jnp.zeros_like(e)
+    return jnp.stack([jnp.stack([e, z]), jnp.stack([z, jnp.conj(e)])])
+
+
+def cz_ladder_diagonal(n_qubits: int, dtype=jnp.float32, n_active=None) -> Float[Array, "..."]:
+    """±1 diagonal of CZ(0,1)·CZ(1,2)⋯CZ(m−2,m−1) as a ``[2]*n`` tensor, m = ``n_active``
+    (traced; default n): links beyond the active qubits are left out."""
+    _check_n(n_qubits)
+    m = n_qubits if n_active is None else n_active
+    bits = jnp.indices((2,) * n_qubits)
+    parity = jnp.zeros((2,) * n_qubits, jnp.int32)
+    for q in range(n_qubits - 1):
+        parity = parity + jnp.where(q + 1 < m, bits[q] * bits[q + 1], 0)
+    return (1 - 2 * (parity % 2)).astype(dtype)
+
+
+def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
+    """|ψ(θ)⟩ of the layered RY–RZ–CZ ansatz, as a ``[2]*n`` complex tensor.
+
+    Args:
+      thetas: angles ``[L, n, 2]`` (RY angle, RZ angle) per layer and qubit; float32 →
+        complex64, float64 → complex128.
+      n_active: optional traced qubit count m ≤ n: qubits ≥ m get no gates (they stay in
+        |0⟩), so one compiled circuit sweeps m = 1..n (the state is |ψ_m⟩ ⊗ |0…0⟩).
+
+    Raises:
+      ValueError: wrong shape or more than 12 qubits.
+    """
+    if jnp.ndim(thetas) != 3 or jnp.shape(thetas)[-1] != 2:
+        raise ValueError(f"thetas: expected shape [L, n_qubits, 2], got {jnp.shape(thetas)}.")
+    n = thetas.shape[1]
+    _check_n(n)
+    cdt = _cdtype(thetas.dtype)
+    diag = cz_ladder_diagonal(n, thetas.dtype, n_active)
+    if n_active is not None:
+        thetas = jnp.where((jnp.arange(n) < n_active)[None, :, None], thetas, 0.0)
+    state = jnp.zeros((2,) * n, cdt).at[(0,) * n].set(1.0)
+
+    def layer(s, th):
+        for q in range(n):  # RZ·RY as one 2×2 gate
+            g = jnp.diagonal(rz(th[q, 1]).astype(cdt))[:, None] * ry(th[q, 0]).astype(cdt)  # RZ·RY
+            s = _apply_1q(s, g, q)
+        return s * diag, None
+
+    return lax.scan(layer, state, thetas)[0]
+
+
+def pauli_expectation(state: Array, pauli: str) -> Array:
+    """⟨ψ|P|ψ⟩ for a Pauli string such as ``"ZZII"`` (one letter per qubit), real.
+
+    Raises:
+      ValueError: length mismatch or letters outside I, X, Y, Z.
+    """
+    n = jnp.ndim(state)
+    if not isinstance(pauli, str) or len(pauli) != n or set(pauli) - set("IXYZ"):
+        raise ValueError(f"pauli: expected {n} letters from 'IXYZ', got {pauli!r}.")
+    s = state
+    for q, p in enumerate(pauli):
+        if p != "I":
+            s = _apply_1q(s, jnp.asarray(_PAULI[p], state.dtype), q)
+    return jnp.real(jnp.vdot(state.ravel(), s.ravel()))
+
+
+def local_pauli(n_qubits: int, sites=(0, 1)) -> str:
+    """Pauli string with Z on ``sites`` and I elsewhere (default Z₀Z₁, or Z₀ for n = 1)."""
+    _check_n(n_qubits)
+    sites = [s for s in sites if s < n_qubits]
+    return "".join("Z" if q in sites else "I" for q in range(n_qubits))
+
+
+def circuit_energy(thetas: Float[Array, "L n 2"], pauli: str | None = None, n_active=None) -> Array:
+    """E(θ) = ⟨ψ(θ)|H|ψ(θ)⟩ with H the Pauli string ``pauli`` (default Z₀Z₁)."""
+    s = circuit_state(thetas, n_active)
+    return pauli_expectation(s, pauli or local_pauli(thetas.shape[1]))
+
+
+class BarrenSample(NamedTuple):
+    """Gradients of random circuits.
+
+    Attributes:
+      grads: ``[m]`` ∂E/∂θ at the chosen angle, one per random circuit.
+      energies: ``[m]`` E(θ).
+    """
+
+    grads: Float[Array, " m"]
+    energies: Float[Array, " m"]
+
+
+def random_circuit_gradients(key: jax.Array, n_qubits: int, depth: int, samples: int,
+                             index=None, pauli: str | None = None, dtype=jnp.float32,
+                             n_active=None) -> BarrenSample:
+    """∂E/∂θ_index for ``samples`` circuits with angles uniform in [0, 2π).
+
+    Args:
+      key: PRNG key.
+      n_qubits: 1..12.
+      depth: number of layers L ≥ 1.
+      samples: number of random circuits (≥ 1).
+      index: ``(layer, qubit, gate)`` of the differentiated angle; default the RY angle of
+        qubit 0 in the middle layer.
+      pauli: observable (default Z₀Z₁).
+      dtype: float32 or float64 angles.
+      n_active: optional traced number of active qubits (see :func:`circuit_state`); the
+        observable must then act on active qubits only.
+
+    Raises:
+      ValueError: qubits outside 1..12, depth/samples < 1, index out of range.
+
+    Example:
+      >>> import jax
+      >>> random_circuit_gradients(jax.random.PRNGKey(0), 2, 3, 5).grads.shape
+      (5,)
+    """
+    _check_n(n_qubits)
+    for name, v in (("depth", depth), ("samples", samples)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name}: expected a positive int, got {v!r}.")
+    index = (depth // 2, 0, 0) if index is None else tuple(index)
+    if len(index) != 3 or not (0 <= index[0] < depth and 0 <= index[1] < n_qubits and index[2] in (0, 1)):
+        raise ValueError(f"index: expected (layer < {depth}, qubit < {n_qubits}, gate ∈ {{0,1}}), got {index!r}.")
+    pauli = pauli or local_pauli(n_qubits)
+
+    def one(k):
+        th = jax.random.uniform(k, (depth, n_qubits, 2), dtype, 0.0, 2 * jnp.pi)
+        # ∂E/∂θ_index by forward-mode autodiff (one jvp along the chosen angle)
+        tangent = jnp.zeros_like(th).at[index].set(1.0)
+        e, g = jax.jvp(lambda t: circuit_energy(t, pauli, n_active), (th,), (tangent,))
+        return g, e
+
+    g, e = jax.vmap(one)(jax.random.split(key, samples))
+    return BarrenSample(g, e)
