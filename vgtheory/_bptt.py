@@ -99,8 +99,8 @@ def bptt_gradient_norms(
             _, vjp = jax.vjp(lambda hh: step(params, hh, x), h)
             g = vjp(g)[0]
             nrm = jnp.linalg.norm(g)
-            s = s + jnp.log(nrm).astype(acc)
-            return (g / nrm, s), s
+            s = s + jnp.log(nrm).astype(acc)  # −inf once the gradient is exactly 0 (dead ReLUs)
+            return (g / jnp.where(nrm > 0, nrm, 1.0), s), s
 
         nrm0 = jnp.linalg.norm(g)
         s0 = jnp.log(nrm0).astype(acc)

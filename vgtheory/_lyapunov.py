@@ -145,7 +145,7 @@ def _chunk(step, params, method, acc, length, carry, xs):
         h, y = _tangent_step(step, params, h, y, x)
         if length > 1:  # unit columns between factorisations (exact, see module doc)
             nrm = jnp.linalg.norm(y, axis=0)
-            y = y / nrm
+            y = y / jnp.where(nrm > 0, nrm, 1.0)
             ls = ls + jnp.log(nrm).astype(acc)
         return (h, y, ls), None
 
