@@ -47,7 +47,7 @@ def mlp_init(key: Array, widths: tuple[int, ...], dtype=None) -> list[tuple[Arra
     dtype = jnp.zeros((), float).dtype if dtype is None else dtype
     keys = jax.random.split(key, len(widths) - 1)
     return [
-        (jax.random.normal(k, (a, b), dtype) / np.sqrt(a), jnp.zeros((b,), dtype))
+        (jax.random.normal(k, (a, b), dtype) / float(np.sqrt(a)), jnp.zeros((b,), dtype))
         for k, a, b in zip(keys, widths[:-1], widths[1:])
     ]
 
@@ -102,13 +102,14 @@ class Minimum(NamedTuple):
 
 
 def train_to_minimum(
-    loss_fn: Callable, params: PyTree, eta, num_gd: int, num_newton: int = 40
+    loss_fn: Callable, params: PyTree, eta, num_gd: int, num_newton: int = 40, max_step: float = 0.1
 ) -> Minimum:
     """Trains a small model to a local minimum: full-batch GD, then Levenberg–Marquardt.
 
     ``num_gd`` GD steps with rate ``eta`` bring θ near a minimum; ``num_newton`` damped
-    Newton steps ``θ ← θ − (H + μ_t I)⁻¹ g`` with ``μ_t = max(0, −λ_min) + 10^{-3−9t/T}``
-    (dense H, so for small models only) then converge quadratically to it. The returned
+    Newton steps ``θ ← θ − (H + μ_t I)⁻¹ g`` with ``μ_t = 2 max(0, −λ_min) + 10^{-3−9t/T}``,
+    each clipped to norm ``max_step`` (a trust region; dense H, so small models only), then
+    converge quadratically to it. The returned
     certificate (gradient norm, λ_min ≥ −tolerance) says whether it is a minimum.
     """
     check_scalar_loss(loss_fn, params)
@@ -122,8 +123,10 @@ def train_to_minimum(
 
     def lm(z, t):
         g, h, w = grad_hess(z)
-        mu = jnp.maximum(0.0, -w[0]) + 10.0 ** (-3.0 - 9.0 * t / num_newton)
-        return z - jnp.linalg.solve(h + mu * jnp.eye(z.size, dtype=z.dtype), g), None
+        mu = 2.0 * jnp.maximum(0.0, -w[0]) + 10.0 ** (-3.0 - 9.0 * t / num_newton)
+        step = jnp.linalg.solve(h + mu * jnp.eye(z.size, dtype=z.dtype), g)
+        n = jnp.linalg.norm(step)
+        return z - step * jnp.minimum(1.0, max_step / n), None
 
     flat, _ = jax.lax.scan(lm, flat, jnp.arange(num_newton, dtype=flat.dtype))
     g, _, w = grad_hess(flat)
@@ -263,7 +266,7 @@ def sharpness_trajectory(
         p, s, v = c
         (p, s), losses = jax.lax.scan(train, (p, s), None, length=every)
         op = hessian_operator(loss_fn, p)
-        v0 = v + 0.1 * jax.random.normal(k, (d,), dtype) / np.sqrt(d)
+        v0 = v + 0.1 * jax.random.normal(k, (d,), dtype) / float(np.sqrt(d))
         e = lanczos_eigh(op.matvec, v0, 1, which="largest", num_iters=m)
         return (p, s, e.vectors[0]), (losses, e.values[0])
 
