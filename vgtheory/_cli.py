@@ -1,0 +1,212 @@
+"""Command line: ``vgtheory verify | list | figures``."""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import platform
+import sys
+import time
+import zlib
+
+
+def _setup_jax(cache: bool):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 references; library dtypes are explicit
+    if cache:
+        d = os.environ.get("VGTHEORY_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "vgtheory", "xla"))
+        try:
+            os.makedirs(d, exist_ok=True)
+            jax.config.update("jax_compilation_cache_dir", d)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+        except Exception:  # a read-only home must not stop a run
+            pass
+    return jax
+
+
+def environment() -> dict:
+    """Versions and device, recorded beside every result."""
+    import flax
+    import jax
+    import jaxlib
+    import numpy
+    import optax
+
+    from . import __version__
+
+    devs = jax.devices()
+    return {
+        "vgtheory": __version__, "python": platform.python_version(), "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__, "flax": flax.__version__, "optax": optax.__version__,
+        "numpy": numpy.__version__, "platform": platform.platform(),
+        "backend": jax.default_backend(), "devices": [str(d) for d in devs],
+        "device_kind": devs[0].device_kind, "x64": bool(jax.config.jax_enable_x64),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def claim_key(seed: int, claim_id: str):
+    """The PRNG key of one claim: independent of which other claims run."""
+    import jax
+
+    return jax.random.fold_in(jax.random.key(seed), zlib.crc32(claim_id.encode()) & 0x7FFFFFFF)
+
+
+def select(claims: dict, only: list[str] | None, full: bool) -> list:
+    out = []
+    for cid, c in claims.items():
+        if only and not any(fnmatch.fnmatch(cid, p) or fnmatch.fnmatch(c.area, p) for p in only):
+            continue
+        if c.full_only and not full:
+            continue
+        out.append(c)
+    return out
+
+
+def _fmt(x: float) -> str:
+    return "nan" if x != x else f"{x:.4g}"
+
+
+def result_rows(results, k):
+    rows = []
+    for r in results:
+        if r.error:
+            rows.append([r.claim.id, r.claim.source[:28], "—", "error: " + r.error[:60], "—", "—", "inconclusive",
+                         f"{r.seconds:.1f}s"])
+        for c in r.comparisons:
+            z = c.z()
+            rows.append([r.claim.id, c.label[:58], _fmt(c.prediction), f"{_fmt(c.estimate)} ± {_fmt(c.se)}",
+                         str(c.n), _fmt(z) if abs(z) != float("inf") else ("exact" if c.se == 0 else "inf"),
+                         c.verdict(k), f"{r.seconds:.1f}s"])
+    return rows
+
+
+def print_table(results, k, out=sys.stdout):
+    head = ["claim", "comparison", "prediction", "estimate ± SE", "n", "z", "verdict", "time"]
+    rows = result_rows(results, k)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]
+    line = lambda r: "  ".join(s.ljust(w) for s, w in zip(r, widths))
+    print(line(head), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for r in rows:
+        print(line(r), file=out)
+    print(file=out)
+    print(f"{'claim':28s} {'expected':9s} {'verdict':13s} as expected", file=out)
+    for r in results:
+        exp = "holds" if r.claim.expected else "fails"
+        print(f"{r.claim.id:28s} {exp:9s} {r.verdict(k):13s} {'yes' if r.as_expected(k) else 'NO'}", file=out)
+
+
+def results_json(results, k, args, env) -> dict:
+    claims = []
+    for r in results:
+        claims.append({
+            "id": r.claim.id, "title": r.claim.title, "statement": r.claim.statement,
+            "source": r.claim.source, "area": r.claim.area, "expected": r.claim.expected,
+            "verdict": r.verdict(k), "as_expected": r.as_expected(k), "seconds": r.seconds,
+            "error": r.error,
+            "comparisons": [{
+                "label": c.label, "prediction": c.prediction, "estimate": c.estimate, "se": c.se,
+                "n": c.n, "z": c.z() if abs(c.z()) != float("inf") else None, "kind": c.kind,
+                "tolerance": c.tolerance(k), "bias": c.bias, "rtol": c.rtol, "planted": c.planted,
+                "planted_rejected": c.planted_rejected(k), "verdict": c.verdict(k), "note": c.note,
+            } for c in r.comparisons],
+        })
+    return {"config": {"seed": args.seed, "full": args.full, "only": args.only, "alpha": args.alpha,
+                       "k": k, "argv": sys.argv}, "environment": env, "claims": claims}
+
+
+def cmd_verify(args) -> int:
+    _setup_jax(not args.no_cache)
+    from ._claims import all_claims, family_k, run_claim
+
+    chosen = select(all_claims(), args.only, args.full)
+    if not chosen:
+        print(f"--only: no registered claim matches {args.only!r}; see `vgtheory list`.", file=sys.stderr)
+        return 2
+    env = environment()
+    print(f"vgtheory verify: {len(chosen)} claims, seed {args.seed}, {'full' if args.full else 'quick'} settings, "
+          f"{env['backend']} ({env['device_kind']}), jax {env['jax']}", file=sys.stderr)
+    results, t0 = [], time.perf_counter()
+    for i, c in enumerate(chosen):
+        print(f"[{i + 1}/{len(chosen)}] {c.id}: {c.title} ...", end="", file=sys.stderr, flush=True)
+        r = run_claim(c, claim_key(args.seed, c.id), args.full)
+        results.append(r)
+        print(f" {r.seconds:.1f}s" + (f"  ERROR {r.error}" if r.error else ""), file=sys.stderr, flush=True)
+        if args.json:  # nothing is lost: partial results are on disk as they come
+            _write_json(args.json, results_json(results, family_k(results, args.alpha), args, env))
+    k = family_k(results, args.alpha)
+    print_table(results, k)
+    m = sum(len(r.comparisons) for r in results)
+    bad = [r.claim.id for r in results if not r.as_expected(k)]
+    print(f"\n{m} comparisons, Bonferroni k = {k:.2f} (family-wise α = {args.alpha}); "
+          f"total {time.perf_counter() - t0:.1f}s; "
+          + ("all claims as expected." if not bad else f"NOT as expected: {', '.join(bad)}"))
+    if args.json:
+        _write_json(args.json, results_json(results, k, args, env))
+        print(f"results written to {args.json}")
+    if args.report:
+        from ._report import write_report
+
+        path = write_report(args.report, results_json(results, k, args, env))
+        print(f"report written to {path}")
+    return 1 if bad else 0
+
+
+def _write_json(path, obj):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1, ensure_ascii=False, default=float)
+    os.replace(tmp, path)
+
+
+def cmd_list(args) -> int:
+    from ._claims import all_claims
+
+    for c in all_claims().values():
+        flag = "" if c.expected else "  [expected to be refuted]"
+        print(f"{c.id:28s} [{c.area}] {c.title}{flag}\n{'':28s} source: {c.source}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    _setup_jax(not args.no_cache)
+    from ._figures import run_figures
+
+    return run_figures(out=args.out, smoke=args.smoke, only=args.only)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="vgtheory", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    v = sub.add_parser("verify", help="run the registered claims and print verdicts")
+    v.add_argument("--full", action="store_true", help="large ensembles (a GPU makes them fast)")
+    v.add_argument("--only", nargs="+", metavar="PATTERN", help="claim ids or areas (glob patterns)")
+    v.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    v.add_argument("--report", metavar="DIR", help="write a self-contained HTML report")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--alpha", type=float, default=0.01, help="family-wise false-alarm rate (Bonferroni)")
+    v.add_argument("--no-cache", action="store_true", help="no persistent XLA compilation cache")
+    v.set_defaults(fn=cmd_verify)
+    l = sub.add_parser("list", help="list the registered claims")
+    l.set_defaults(fn=cmd_list)
+    f = sub.add_parser("figures", help="regenerate the paper figures")
+    f.add_argument("--smoke", action="store_true", help="tiny sizes (seconds), as the tests run them")
+    f.add_argument("--out", default="figures_out")
+    f.add_argument("--only", nargs="+", metavar="NAME")
+    f.add_argument("--no-cache", action="store_true")
+    f.set_defaults(fn=cmd_figures)
+    args = p.parse_args(argv)
+    if getattr(args, "alpha", 0.5) is not None and not 0 < getattr(args, "alpha", 0.5) < 1:
+        p.error(f"--alpha: expected a probability in (0, 1), got {args.alpha}")
+    try:
+        return args.fn(args)
+    except BrokenPipeError:  # `vgtheory list | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
