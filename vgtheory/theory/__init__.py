@@ -1,6 +1,21 @@
 """Closed forms (``vg.theory``): each function cites its source in its docstring."""
 
 # --- foundation: seeds S1–S4, mean field L1 (lead) ---------------------------------
+from ._meanfield import gauss_expectation as gauss_expectation
+from ._meanfield import length_map as length_map
+from ._meanfield import q_trajectory as q_trajectory
+from ._meanfield import qstar as qstar
+from ._meanfield import kappa as kappa
+from ._meanfield import chi1 as chi1
+from ._meanfield import correlation_map as correlation_map
+from ._meanfield import mean_field as mean_field
+from ._meanfield import MeanField as MeanField
+from ._meanfield import critical_sigma_w2 as critical_sigma_w2
+from ._seeds import sigmoid_chain_bound as sigmoid_chain_bound
+from ._seeds import spectral_bound as spectral_bound
+from ._seeds import linear_gradient_gain as linear_gradient_gain
+from ._seeds import constant_kappa_gain as constant_kappa_gain
+from ._seeds import mean_field_gain as mean_field_gain
 
 # --- spectra: random-matrix laws L4, L5, S5, L2 (issue 3) ----------------------------
 
