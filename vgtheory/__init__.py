@@ -41,6 +41,36 @@ from ._jacobian import GradientFlow as GradientFlow
 # --- hessian and landscape (issue 5) ------------------------------------------------
 
 # --- mechanisms: residual, normalisation, attention, ... (issue 6) ------------------
+from ._residual import ResNet as ResNet
+from ._residual import init_resnet as init_resnet
+from ._residual import resnet_apply as resnet_apply
+from ._residual import resnet_log_gain as resnet_log_gain
+from ._residual import residual_block as residual_block
+from ._residual import stack_gradient_flow as stack_gradient_flow
+from ._residual import stack_tangent_flow as stack_tangent_flow
+from ._norm import batch_norm as batch_norm
+from ._norm import layer_norm as layer_norm
+from ._norm import norm_mlp_apply as norm_mlp_apply
+from ._norm import norm_mlp_gradient_flow as norm_mlp_gradient_flow
+from ._attention import Attention as Attention
+from ._attention import init_attention as init_attention
+from ._attention import self_attention as self_attention
+from ._attention import attention_block as attention_block
+from ._attention import attention_residuals as attention_residuals
+from ._attention import rank_one_residual as rank_one_residual
+from ._quantum import circuit_state as circuit_state
+from ._quantum import circuit_energy as circuit_energy
+from ._quantum import pauli_expectation as pauli_expectation
+from ._quantum import random_circuit_gradients as random_circuit_gradients
+from ._underflow import UnderflowStep as UnderflowStep
+from ._underflow import underflow_step as underflow_step
+from ._losses import sigmoid_mse as sigmoid_mse
+from ._losses import sigmoid_bce as sigmoid_bce
+from ._losses import logit_grad as logit_grad
+from ._losses import autodiff_logit_grad as autodiff_logit_grad
+from ._euler import EulerErrors as EulerErrors
+from ._euler import euler_errors as euler_errors
+from ._euler import euler_flow as euler_flow
 
 from . import theory as theory  # noqa: E402
 

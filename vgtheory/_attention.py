@@ -58,9 +58,8 @@ def init_attention(key: jax.Array, dim: int, depth: int, dtype=jnp.float32) -> A
     """
     _check_int("dim", dim)
     _check_int("depth", depth)
-    ks = jax.random.split(key, 3)
-    s = 1.0 / math.sqrt(dim)
-    return Attention(*(s * jax.random.normal(k, (depth, dim, dim), dtype) for k in ks))
+    z = jax.random.normal(key, (3, depth, dim, dim), dtype) / math.sqrt(dim)
+    return Attention(z[0], z[1], z[2])
 
 
 def self_attention(wq, wk, wv, x: Float[Array, "T d"]) -> Float[Array, "T d"]:

@@ -87,18 +87,27 @@ def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
     n = thetas.shape[1]
     _check_n(n)
     cdt = _cdtype(thetas.dtype)
-    diag = cz_ladder_diagonal(n, thetas.dtype, n_active)
+    diag = cz_ladder_diagonal(n, thetas.dtype, n_active).ravel()
     if n_active is not None:
         thetas = jnp.where((jnp.arange(n) < n_active)[None, :, None], thetas, 0.0)
-    state = jnp.zeros((2,) * n, cdt).at[(0,) * n].set(1.0)
+    state = jnp.zeros((2**n,), cdt).at[0].set(1.0)
+    idx = jnp.arange(2**n)
+
+    def gate(q, carry):  # RZ·RY on qubit q (traced q: one compiled body for all qubits)
+        s, th = carry
+        shift = n - 1 - q
+        bit = (idx >> shift) & 1
+        partner = s[idx ^ (1 << shift)]
+        c, sn = jnp.cos(th[q, 0] / 2), jnp.sin(th[q, 0] / 2)
+        phase = jnp.exp(-0.5j * th[q, 1] * (1 - 2 * bit).astype(th.dtype))  # RZ diagonal
+        new = jnp.where(bit == 0, c * s - sn * partner, sn * partner + c * s)
+        return (phase * new).astype(cdt), th
 
     def layer(s, th):
-        for q in range(n):  # RZ·RY as one 2×2 gate
-            g = jnp.diagonal(rz(th[q, 1]).astype(cdt))[:, None] * ry(th[q, 0]).astype(cdt)  # RZ·RY
-            s = _apply_1q(s, g, q)
+        s = lax.fori_loop(0, n, gate, (s, th))[0]
         return s * diag, None
 
-    return lax.scan(layer, state, thetas)[0]
+    return lax.scan(layer, state, thetas)[0].reshape((2,) * n)
 
 
 def pauli_expectation(state: Array, pauli: str) -> Array:

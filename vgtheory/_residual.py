@@ -67,11 +67,10 @@ def init_resnet(key: jax.Array, width: int, depth: int, *, sigma_w2_1: ArrayLike
     for name, v in (("sigma_w2_1", sigma_w2_1), ("sigma_w2_2", sigma_w2_2)):
         if not isinstance(v, jax.core.Tracer) and not float(v) >= 0:
             raise ValueError(f"{name}: expected a non-negative variance, got {v!r}.")
-    k1, k2 = jax.random.split(key)
+    z = jax.random.normal(key, (2, depth, width, width), dtype)  # one draw: small compiled graph
     s1 = jnp.sqrt(jnp.asarray(sigma_w2_1, dtype) / width)
     s2 = jnp.sqrt(jnp.asarray(sigma_w2_2, dtype) / width)
-    return ResNet(s1 * jax.random.normal(k1, (depth, width, width), dtype),
-                  s2 * jax.random.normal(k2, (depth, width, width), dtype))
+    return ResNet(s1 * z[0], s2 * z[1])
 
 
 def residual_branch(w1, w2, x):

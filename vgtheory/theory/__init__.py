@@ -24,3 +24,17 @@ from ._seeds import mean_field_gain as mean_field_gain
 # --- hessian: S7, S15, L8 (issue 5) ------------------------------------------------
 
 # --- mechanisms: S8–S13, S16, L6, L9, L10 (issue 6) ---------------------------------
+from ._mechanisms import WidthRatio as WidthRatio
+from ._mechanisms import width_ratio as width_ratio
+from ._mechanisms import residual_gain as residual_gain
+from ._mechanisms import standardized_expectation as standardized_expectation
+from ._mechanisms import saturation_derivative as saturation_derivative
+from ._mechanisms import bn_gradient_rate as bn_gradient_rate
+from ._mechanisms import derivative_bound as derivative_bound
+from ._mechanisms import negative_side_derivative as negative_side_derivative
+from ._mechanisms import dying_relu_probability as dying_relu_probability
+from ._mechanisms import underflow_step as underflow_step
+from ._mechanisms import euler_amplification as euler_amplification
+from ._mechanisms import barren_plateau_variance as barren_plateau_variance
+from ._mechanisms import rank_collapse_exponent as rank_collapse_exponent
+from ._mechanisms import attention_collapse_bound as attention_collapse_bound
