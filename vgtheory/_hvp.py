@@ -39,7 +39,10 @@ def check_scalar_loss(loss_fn: Callable, params: PyTree) -> None:
             raise TypeError(
                 f"params: every leaf must be a floating array, got dtype {jnp.result_type(leaf)}."
             )
-    out = jax.eval_shape(loss_fn, params)
+    try:
+        out = jax.eval_shape(loss_fn, params)
+    except TypeError as e:
+        raise TypeError(f"loss_fn: calling loss_fn(params) failed: {e}") from e
     if not isinstance(out, jax.ShapeDtypeStruct) or out.shape != ():
         shape = getattr(out, "shape", type(out).__name__)
         raise TypeError(f"loss_fn: expected a scalar loss (shape ()), got output shape {shape}.")
