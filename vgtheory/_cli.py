@@ -83,7 +83,8 @@ def result_rows(results, k):
     return rows
 
 
-def print_table(results, k, out=sys.stdout):
+def print_table(results, k, out=None):
+    out = out or sys.stdout
     head = ["claim", "comparison", "prediction", "estimate ± SE", "n", "z", "verdict", "time"]
     rows = result_rows(results, k)
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(head)]

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._activations import Activation, activation
 
-_N_QUAD = 80
+_N_QUAD = 200  # relative error ~2e-8 for tanh² at q = 4 (poles at ±iπ/4 limit the rate)
 
 
 def _nodes(n: int = _N_QUAD):
