@@ -37,6 +37,24 @@ from ._jacobian import GradientFlow as GradientFlow
 # --- spectra (issue 3) -------------------------------------------------------------
 
 # --- lyapunov, RNNs, BPTT (issue 4) -------------------------------------------------
+from ._lyapunov import LyapunovResult as LyapunovResult
+from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
+from ._lyapunov import log_volume_growth as log_volume_growth
+from ._lyapunov import reortho_for_spread as reortho_for_spread
+from ._lyapunov import spread_budget as spread_budget
+from ._bptt import BPTTResult as BPTTResult
+from ._bptt import bptt_gradient_norms as bptt_gradient_norms
+from ._rnn import RNNParams as RNNParams
+from ._rnn import CellParams as CellParams
+from ._rnn import recurrent_matrix as recurrent_matrix
+from ._rnn import init_rnn as init_rnn
+from ._rnn import rnn_step as rnn_step
+from ._rnn import init_lstm as init_lstm
+from ._rnn import lstm_step as lstm_step
+from ._rnn import lstm_forget_gate as lstm_forget_gate
+from ._rnn import init_gru as init_gru
+from ._rnn import gru_step as gru_step
+from ._rnn import initial_state as initial_state
 
 # --- hessian and landscape (issue 5) ------------------------------------------------
 

@@ -20,6 +20,10 @@ from ._seeds import mean_field_gain as mean_field_gain
 # --- spectra: random-matrix laws L4, L5, S5, L2 (issue 3) ----------------------------
 
 # --- lyapunov: L3, L7, S6, S17 (issue 4) -------------------------------------------
+from ._lyapunov_theory import gaussian_product_exponents as gaussian_product_exponents
+from ._lyapunov_theory import rnn_mean_field_exponent as rnn_mean_field_exponent
+from ._lyapunov_theory import s6_log_bound as s6_log_bound
+from ._lyapunov_theory import lstm_forget_log_rate as lstm_forget_log_rate
 
 # --- hessian: S7, S15, L8 (issue 5) ------------------------------------------------
 
