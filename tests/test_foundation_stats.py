@@ -103,3 +103,21 @@ def test_sharded_ensemble_identical_to_single_device(tmp_path):
         outs.append(res.stdout.split(" ", 1))
     assert outs[0][0] == "1" and outs[1][0] == "8"
     assert outs[0][1] == outs[1][1]
+
+
+def test_auto_chunk_fits_budget_and_streams_large_ensembles(key):
+    """An ensemble 100× larger than the memory budget allows at once runs in bounded chunks."""
+    n = 64
+
+    def fn(k):
+        m = jax.random.normal(k, (n, n), jnp.float32)
+        return jnp.linalg.norm(jnp.matmul(m, m, precision="highest"))
+
+    per_member = 3 * n * n * 4
+    budget = 40 * per_member
+    chunk = _ensemble.auto_chunk_size(fn, key, 10**6, budget)
+    assert 8 <= chunk <= 60, chunk
+    r = vg.ensemble(fn, key, 100 * chunk, chunk_size="auto", memory_budget=budget)
+    assert r.n == 100 * chunk and np.isfinite(r.mean)
+    with pytest.raises(ValueError, match="memory_budget"):
+        _ensemble.auto_chunk_size(fn, key, 10, -1)

@@ -88,8 +88,43 @@ def _check_args(fn, n, chunk_size):
         raise TypeError(f"fn: expected a callable key -> pytree of arrays, got {type(fn).__name__}.")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2:
         raise ValueError(f"n: expected an ensemble size of at least 2 (an int), got {n!r}.")
-    if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
-        raise ValueError(f"chunk_size: expected a positive int or None, got {chunk_size!r}.")
+    if chunk_size is not None and chunk_size != "auto" and (
+            not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1):
+        raise ValueError(f"chunk_size: expected a positive int, 'auto' or None, got {chunk_size!r}.")
+
+
+def default_memory_budget() -> int:
+    """Half the free memory of the first local device; 2 GiB where the backend does not say (CPU)."""
+    stats = jax.local_devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(0.5 * (stats["bytes_limit"] - stats.get("bytes_in_use", 0)))
+    return 2 << 30
+
+
+def auto_chunk_size(fn, key, n: int, memory_budget: int | None = None) -> int:
+    """Largest chunk whose compiled working set fits ``memory_budget`` bytes.
+
+    Compiles the vmapped member function at two probe sizes and reads XLA's memory analysis
+    (temporaries + outputs), which is affine in the chunk size: bytes ≈ a + b·chunk.
+    """
+    budget = default_memory_budget() if memory_budget is None else int(memory_budget)
+    if budget <= 0:
+        raise ValueError(f"memory_budget: expected a positive number of bytes, got {memory_budget!r}.")
+    ndev = jax.local_device_count()
+
+    def cost(c):
+        keys = _member_keys(key, jnp.asarray(0, jnp.uint32), c)
+        m = jax.jit(jax.vmap(fn)).lower(keys).compile().memory_analysis()
+        return None if m is None else m.temp_size_in_bytes + m.output_size_in_bytes + m.argument_size_in_bytes
+
+    c0 = 4 * ndev
+    b1, b2 = cost(c0), cost(2 * c0)
+    if b1 is None or b2 is None:
+        return min(n, 1024)
+    per = max((b2 - b1) / c0, 1.0)
+    fixed = max(b1 - per * c0, 0.0)
+    chunk = int((budget - fixed) // per)
+    return int(max(ndev, min(n, chunk)))
 
 
 def ensemble(
@@ -101,6 +136,7 @@ def ensemble(
     progress: bool | None = None,
     keep_samples: bool = False,
     checkpoint: str | os.PathLike | None = None,
+    memory_budget: int | None = None,
 ) -> EnsembleResult:
     """Runs ``fn`` on ``n`` independent keys and returns streaming statistics.
 
@@ -110,12 +146,16 @@ def ensemble(
       key: a PRNG key; member ``i`` gets ``fold_in(key, i)``.
       n: ensemble size (≥ 2).
       chunk_size: members per vmapped chunk (memory bound). Default: all of ``n`` up to
-        1024, rounded up to a multiple of the local device count.
+        1024; ``"auto"``: the largest chunk whose compiled working set fits
+        ``memory_budget`` (:func:`auto_chunk_size`). Rounded up to a multiple of the local
+        device count.
       progress: show a progress bar (default: when there is more than one chunk and
         stderr is a terminal).
       keep_samples: also return the per-member values (memory grows with ``n``).
       checkpoint: a path; finished chunks' sums are saved there after each chunk, and a
         rerun with the same ``n``, ``chunk_size`` and key resumes after the last one.
+      memory_budget: bytes for ``chunk_size="auto"`` (default: half the device's free
+        memory; 2 GiB on CPU).
 
     Returns:
       An :class:`EnsembleResult`.
@@ -131,7 +171,9 @@ def ensemble(
     """
     _check_args(fn, n, chunk_size)
     ndev = jax.local_device_count()
-    if chunk_size is None:
+    if chunk_size == "auto":
+        chunk_size = auto_chunk_size(fn, key, n, memory_budget)
+    elif chunk_size is None:
         chunk_size = min(n, 1024)
     chunk_size = -(-chunk_size // ndev) * ndev
     n_chunks = -(-n // chunk_size)
