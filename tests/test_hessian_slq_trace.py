@@ -9,7 +9,7 @@ from jax.flatten_util import ravel_pytree
 
 from vgtheory._hvp import hessian_operator
 from vgtheory._landscape import mlp_init, mse_loss, regression_data
-from vgtheory._slq import SpectralMeasure, hessian_slq, slq, spectral_density
+from vgtheory._slq import SpectralMeasure, hessian_slq, slq, slq_density
 from vgtheory._trace import hessian_trace, hutchinson, hutchpp
 
 jax.config.update("jax_enable_x64", True)
@@ -34,9 +34,9 @@ def test_slq_weights_density_and_histogram():
     assert bool(jnp.all(mu.weights >= 0))
     sigma = 0.02 * (w[-1] - w[0])  # stated smoothing width: 2% of the spectral range
     grid = jnp.linspace(w[0] - 10 * sigma, w[-1] + 10 * sigma, 4001)
-    dens = spectral_density(mu, grid, sigma)
+    dens = slq_density(mu, grid, sigma)
     assert abs(float(jnp.trapezoid(dens, grid)) - 1.0) < 1e-6
-    ref = spectral_density(SpectralMeasure(jnp.asarray(w)[None], jnp.full((1, w.size), 1.0 / w.size)), grid, sigma)
+    ref = slq_density(SpectralMeasure(jnp.asarray(w)[None], jnp.full((1, w.size), 1.0 / w.size)), grid, sigma)
     # histogram: mass per bin, SLQ vs dense eigenvalues (same smoothing)
     edges = np.linspace(w[0] - 10 * sigma, w[-1] + 10 * sigma, 11)
     g = np.asarray(grid)
@@ -99,7 +99,7 @@ def test_bad_input():
     with pytest.raises(ValueError, match="num_iters"):
         slq(mv, 5, jax.random.key(0), num_iters=6)
     with pytest.raises(ValueError, match="sigma"):
-        spectral_density(SpectralMeasure(jnp.ones((1, 2)), jnp.ones((1, 2)) / 2), jnp.ones(3), 0.0)
+        slq_density(SpectralMeasure(jnp.ones((1, 2)), jnp.ones((1, 2)) / 2), jnp.ones(3), 0.0)
     with pytest.raises(TypeError, match="dtype"):
         slq(mv, 5, jax.random.key(0), num_iters=2, dtype=jnp.int32)
     with pytest.raises(ValueError, match="method"):

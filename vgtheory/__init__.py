@@ -57,6 +57,38 @@ from ._rnn import gru_step as gru_step
 from ._rnn import initial_state as initial_state
 
 # --- hessian and landscape (issue 5) ------------------------------------------------
+from ._hvp import hvp as hvp
+from ._hvp import hessian_operator as hessian_operator
+from ._hvp import HessianOperator as HessianOperator
+from ._hvp import dense_hessian as dense_hessian
+from ._lanczos import lanczos_tridiag as lanczos_tridiag
+from ._lanczos import tridiag_eigh as tridiag_eigh
+from ._lanczos import lanczos_eigh as lanczos_eigh
+from ._lanczos import hessian_eigh as hessian_eigh
+from ._lanczos import power_iteration as power_iteration
+from ._lanczos import Tridiagonal as Tridiagonal
+from ._lanczos import Eigenpairs as Eigenpairs
+from ._lanczos import HessianEigenpairs as HessianEigenpairs
+from ._lanczos import PowerResult as PowerResult
+from ._slq import slq as slq
+from ._slq import hessian_slq as hessian_slq
+from ._slq import slq_density as slq_density
+from ._slq import SpectralMeasure as SpectralMeasure
+from ._trace import hutchinson as hutchinson
+from ._trace import hutchpp as hutchpp
+from ._trace import hessian_trace as hessian_trace
+from ._trace import TraceEstimate as TraceEstimate
+from ._landscape import gd_quadratic as gd_quadratic
+from ._landscape import direction_rate as direction_rate
+from ._landscape import perturbation_rate as perturbation_rate
+from ._landscape import newton_vs_gd as newton_vs_gd
+from ._landscape import NewtonGD as NewtonGD
+from ._landscape import train_to_minimum as train_to_minimum
+from ._landscape import Minimum as Minimum
+from ._landscape import sharpness_trajectory as sharpness_trajectory
+from ._landscape import SharpnessTrajectory as SharpnessTrajectory
+from ._landscape import optimizer_steps as optimizer_steps
+from ._landscape import gd_train as gd_train
 
 # --- mechanisms: residual, normalisation, attention, ... (issue 6) ------------------
 from ._residual import ResNet as ResNet

@@ -94,7 +94,7 @@ def slq(
     return SpectralMeasure(nodes, tau / num_probes)
 
 
-def spectral_density(
+def slq_density(
     measure: SpectralMeasure, grid: Float[Array, " g"], sigma: float
 ) -> Float[Array, " g"]:
     """Gaussian-smoothed density ``ρ_σ(x) = Σ_{pj} w_{pj} N(x; θ_{pj}, σ²)``.

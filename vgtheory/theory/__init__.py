@@ -26,6 +26,15 @@ from ._lyapunov_theory import s6_log_bound as s6_log_bound
 from ._lyapunov_theory import lstm_forget_log_rate as lstm_forget_log_rate
 
 # --- hessian: S7, S15, L8 (issue 5) ------------------------------------------------
+from ._landscape_theory import gd_stability_threshold as gd_stability_threshold
+from ._landscape_theory import gd_contraction as gd_contraction
+from ._landscape_theory import gd_rate as gd_rate
+from ._landscape_theory import newton_step as newton_step
+from ._landscape_theory import newton_gd_ratio as newton_gd_ratio
+from ._landscape_theory import adam_first_step as adam_first_step
+from ._landscape_theory import adam_first_step_uncorrected as adam_first_step_uncorrected
+from ._landscape_theory import momentum_step as momentum_step
+from ._landscape_theory import eos_sharpness as eos_sharpness
 
 # --- mechanisms: S8–S13, S16, L6, L9, L10 (issue 6) ---------------------------------
 from ._mechanisms import WidthRatio as WidthRatio
