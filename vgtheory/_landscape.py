@@ -253,7 +253,7 @@ def sharpness_trajectory(
             f"got {num_steps!r}, {every!r}."
         )
     d = ravel_pytree(params)[0].size
-    m = min(lanczos_iters, d - 1)
+    m = min(lanczos_iters, d)
     dtype = ravel_pytree(params)[0].dtype
 
     def train(c, _):
