@@ -106,8 +106,9 @@ def reortho_for_spread(spread_per_step: float, dtype=jnp.float32, method: str = 
       max_interval: cap on r.
 
     Example:
-      >>> reortho_for_spread(2.0)
-      3
+      >>> import jax.numpy as jnp
+      >>> reortho_for_spread(1.0, jnp.float32, "householder")   # 0.75·log(1e4)/1
+      6
     """
     s = float(spread_per_step)
     if not (math.isfinite(s) and s >= 0):
