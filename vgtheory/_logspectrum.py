@@ -51,7 +51,7 @@ def _two_sum(hi, lo, v):
     s = hi + v
     bb = s - hi
     err = (hi - (s - bb)) + (v - bb)
-    return s, lo + err
+    return s, lo + jnp.where(jnp.isfinite(s), err, 0.0)
 
 
 def _qr_pos(z):
@@ -76,14 +76,18 @@ def _qr_step(state, m, precision):
     a = logr + l_hi[None, :]
     kstar = jnp.argmax(a, axis=1)  # anchor column of each new row
     rows = jnp.arange(r.shape[0])
+    anchor = logr[rows, kstar]
+    row_ok = jnp.isfinite(anchor + l_hi[kstar])  # False: the new row of T is exactly zero
     rel = ((l_hi[None, :] - l_hi[kstar][:, None]) + (l_lo[None, :] - l_lo[kstar][:, None])
-           + logr - logr[rows, kstar][:, None])
+           + logr - anchor[:, None])
+    rel = jnp.where(row_ok[:, None] & jnp.isfinite(logr) & jnp.isfinite(l_hi)[None, :],
+                    rel, -jnp.inf)
     w = jnp.sign(r) * jnp.exp(rel)  # |w| ≲ 1: no overflow
     new = jnp.matmul(w, x, precision=precision)
     scale = jnp.max(jnp.abs(new), axis=1)
     ok = scale > 0
     x = jnp.where(ok[:, None], new / jnp.where(ok, scale, 1.0)[:, None], 0.0)
-    delta = logr[rows, kstar] + jnp.log(scale)
+    delta = jnp.where(row_ok & ok, anchor + jnp.log(jnp.where(ok, scale, 1.0)), -jnp.inf)
     l_hi, l_lo = _two_sum(l_hi[kstar], l_lo[kstar], delta)
     return (q, x, l_hi, l_lo, s_hi, s_lo)
 
