@@ -35,6 +35,17 @@ from ._jacobian import gradient_flow as gradient_flow
 from ._jacobian import GradientFlow as GradientFlow
 
 # --- spectra (issue 3) -------------------------------------------------------------
+from ._spectrum import singular_values as singular_values
+from ._spectrum import spectrum as spectrum
+from ._spectrum import Spectrum as Spectrum
+from ._spectrum import condition_number as condition_number
+from ._spectrum import jjt_moments as jjt_moments
+from ._spectrum import SpectrumMoments as SpectrumMoments
+from ._spectrum import spectral_density as spectral_density
+from ._spectrum import Density as Density
+from ._logspectrum import log_singular_values as log_singular_values
+from ._logspectrum import log_singular_values_scan as log_singular_values_scan
+from ._logspectrum import LogSpectrum as LogSpectrum
 
 # --- lyapunov, RNNs, BPTT (issue 4) -------------------------------------------------
 from ._lyapunov import LyapunovResult as LyapunovResult

@@ -18,6 +18,15 @@ from ._seeds import constant_kappa_gain as constant_kappa_gain
 from ._seeds import mean_field_gain as mean_field_gain
 
 # --- spectra: random-matrix laws L4, L5, S5, L2 (issue 3) ----------------------------
+from ._rmt import marchenko_pastur_density as marchenko_pastur_density
+from ._rmt import marchenko_pastur_moments as marchenko_pastur_moments
+from ._rmt import wishart_moments_finite as wishart_moments_finite
+from ._rmt import fuss_catalan as fuss_catalan
+from ._rmt import gaussian_product_moments as gaussian_product_moments
+from ._rmt import isometry_moments as isometry_moments
+from ._rmt import near_identity_log_rate as near_identity_log_rate
+from ._rmt import relu_log_norm_moments as relu_log_norm_moments
+from ._rmt import hanin_nica_log_variance as hanin_nica_log_variance
 
 # --- lyapunov: L3, L7, S6, S17 (issue 4) -------------------------------------------
 from ._lyapunov_theory import gaussian_product_exponents as gaussian_product_exponents
