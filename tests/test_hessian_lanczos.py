@@ -61,7 +61,7 @@ def test_power_iteration_baseline():
 
 
 @settings(max_examples=10, deadline=None)
-@given(d=st.sampled_from([5, 9]), seed=st.integers(0, 2**16), which=st.sampled_from(["largest", "smallest", "largest_magnitude"]))
+@given(d=st.just(7), seed=st.integers(0, 2**16), which=st.sampled_from(["largest", "smallest", "largest_magnitude"]))
 def test_random_symmetric(d, seed, which):
     """Full Krylov dimension (m = d, with breakdown restarts) reproduces the spectrum."""
     g = np.random.default_rng(seed).standard_normal((d, d))

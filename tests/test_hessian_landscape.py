@@ -104,7 +104,7 @@ def test_train_to_minimum_certificate():
     def run():
         x, y = regression_data(kd, 32, 2)
         loss = lambda p: mse_loss(p, x, y) + 5e-4 * sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(p))
-        return train_to_minimum(loss, mlp_init(kp, (2, 4, 1)), 0.5, 300, 60)
+        return train_to_minimum(loss, mlp_init(kp, (2, 4, 1)), 0.5, 200, 50)
 
     m = run()
     assert float(m.grad_norm) < 1e-10

@@ -34,16 +34,17 @@ def test_slq_weights_density_and_histogram():
     assert bool(jnp.all(mu.weights >= 0))
     sigma = 0.02 * (w[-1] - w[0])  # stated smoothing width: 2% of the spectral range
     grid = jnp.linspace(w[0] - 10 * sigma, w[-1] + 10 * sigma, 4001)
-    dens = slq_density(mu, grid, sigma)
-    assert abs(float(jnp.trapezoid(dens, grid)) - 1.0) < 1e-6
-    ref = slq_density(SpectralMeasure(jnp.asarray(w)[None], jnp.full((1, w.size), 1.0 / w.size)), grid, sigma)
+    dens_fn = jax.jit(slq_density, static_argnums=2)
+    dens = dens_fn(mu, grid, sigma)
+    assert abs(float(np.trapezoid(np.asarray(dens), np.asarray(grid))) - 1.0) < 1e-6
+    ref = dens_fn(SpectralMeasure(jnp.asarray(w)[None], jnp.full((1, w.size), 1.0 / w.size)), grid, sigma)
     # histogram: mass per bin, SLQ vs dense eigenvalues (same smoothing)
     edges = np.linspace(w[0] - 10 * sigma, w[-1] + 10 * sigma, 11)
     g = np.asarray(grid)
     mass = lambda f: np.array([np.trapezoid(np.asarray(f)[(g >= a) & (g <= b)], g[(g >= a) & (g <= b)])
                                for a, b in zip(edges[:-1], edges[1:])])
     np.testing.assert_allclose(mass(dens), mass(ref), atol=0.05)
-    assert float(jnp.trapezoid(jnp.abs(dens - ref), grid)) < 0.15
+    assert float(np.trapezoid(np.abs(np.asarray(dens - ref)), g)) < 0.15
 
 
 def test_slq_gauss_quadrature_moments_exact():
@@ -84,9 +85,9 @@ def test_trace_masked_block():
 
 
 def test_exact_on_identity():
-    t = hutchinson(lambda x: 3.0 * x, 7, jax.random.key(0), 5)
+    t = jax.jit(lambda k: hutchinson(lambda x: 3.0 * x, 7, k, 5))(jax.random.key(0))
     assert float(t.mean) == 21.0 and float(t.se) == 0.0
-    t = hutchpp(lambda x: 3.0 * x, 7, jax.random.key(0), 9)
+    t = jax.jit(lambda k: hutchpp(lambda x: 3.0 * x, 7, k, 9))(jax.random.key(0))
     assert abs(float(t.mean) - 21.0) <= 4 * float(t.se)
 
 

@@ -45,13 +45,15 @@ def _bisect(f, lo, hi, iters=40):
 
 def _s7_quadratic(key, rows):
     d, steps = 20, 20
-    lam = jnp.logspace(-1.0, 1.0, d)  # λ_max = 10 exactly
-    kq, kx = jax.random.split(key)
-    q = jnp.linalg.qr(jax.random.normal(kq, (d, d)))[0]
-    h = (q * lam) @ q.T
-    h = 0.5 * (h + h.T)
-    x0 = jax.random.normal(kx, (d,))
-    top = q[:, -1]
+    @jax.jit
+    def setup(key):
+        lam = jnp.logspace(-1.0, 1.0, d)  # λ_max = 10 exactly
+        kq, kx = jax.random.split(key)
+        q = jnp.linalg.qr(jax.random.normal(kq, (d, d)))[0]
+        h = jnp.matmul(q * lam, q.T, precision=jax.lax.Precision.HIGHEST)
+        return 0.5 * (h + h.T), jax.random.normal(kx, (d,)), q[:, -1]
+
+    h, x0, top = setup(key)
     lmax = 10.0
     rate = jax.jit(lambda eta: direction_rate(gd_quadratic(h, x0, eta, steps), top))
     for c in (0.8, 0.95, 0.99, 1.01, 1.05, 1.2):
@@ -65,9 +67,9 @@ def _s7_quadratic(key, rows):
     # divergence threshold: smallest η with ‖x_T‖ > ‖x_0‖, in units of 2/λ_max
     t_long = 1000
     norm_T = jax.jit(lambda eta: jnp.linalg.norm(gd_quadratic(h, x0, eta, t_long)[-1]))
-    n0 = float(jnp.linalg.norm(x0))
+    n0 = float(np.linalg.norm(np.asarray(x0)))
     c_star, width = _bisect(lambda c: float(norm_T(c * 2.0 / lmax)) > n0, 0.5, 1.5, 32)
-    p0 = abs(float(x0 @ top))
+    p0 = abs(float(np.asarray(x0) @ np.asarray(top)))
     bias = ((n0 / p0) ** (1.0 / t_long) - 1.0) / 2.0 + width
     rows.append(Comparison(
         f"quadratic: divergence threshold η*·λ_max/2 (‖x_T‖ > ‖x_0‖, T={t_long})",
