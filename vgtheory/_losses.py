@@ -13,6 +13,8 @@ NaN or inf in float16/32/64: BCE = softplus(z) − y·z (never log 0), p − y w
 """
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
@@ -75,6 +77,11 @@ def logit_grad(loss: str, z: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]
     if loss not in LOSSES:
         raise ValueError(f"loss: unknown {loss!r}; expected one of {LOSSES}.")
     z, y = _check(z, y)
+    return _logit_grad(loss, z, y)
+
+
+@partial(jax.jit, static_argnums=0)
+def _logit_grad(loss, z, y):
     p, q = jax.nn.sigmoid(z), jax.nn.sigmoid(-z)  # q = 1 − p without cancellation
     d = jnp.where(y == 1, -q, p - y)
     return d * p * q if loss == "mse" else d
@@ -85,6 +92,10 @@ def autodiff_logit_grad(loss: str, z: Float[ArrayLike, "..."], y: Float[ArrayLik
     if loss not in LOSSES:
         raise ValueError(f"loss: unknown {loss!r}; expected one of {LOSSES}.")
     z, y = _check(z, y)
+    return _autodiff_logit_grad(loss, *jnp.broadcast_arrays(z, y))
+
+
+@partial(jax.jit, static_argnums=0)
+def _autodiff_logit_grad(loss, z, y):
     f = sigmoid_mse if loss == "mse" else sigmoid_bce
-    zb, yb = jnp.broadcast_arrays(z, y)
-    return jax.vmap(jax.grad(f))(zb.ravel(), yb.ravel()).reshape(zb.shape)
+    return jax.vmap(jax.grad(f))(z.ravel(), y.ravel()).reshape(z.shape)
