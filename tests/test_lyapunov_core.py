@@ -70,11 +70,12 @@ def test_sum_is_mean_log_det_and_short_products_match_dense():
     for j in js:
         prod = j @ prod
     rr = np.abs(np.diag(np.linalg.qr(prod)[1]))
-    np.testing.assert_allclose(np.asarray(r.exponents) * t, np.log(rr), atol=1e-8)
+    tol = 1e-12 * np.linalg.cond(prod)   # the dense reference resolves the bottom only to ε·cond
+    np.testing.assert_allclose(np.asarray(r.exponents) * t, np.log(rr), atol=max(tol, 1e-10))
     sv = np.linalg.svd(prod, compute_uv=False)
     cum_qr, cum_sv = np.cumsum(np.log(rr)), np.cumsum(np.log(sv))
-    assert np.all(cum_qr <= cum_sv + 1e-8)            # volumes of a frame ≤ top singular volumes
-    np.testing.assert_allclose(cum_qr[-1], cum_sv[-1], atol=1e-8)
+    assert np.all(cum_qr <= cum_sv + max(tol, 1e-10))            # volumes of a frame ≤ top singular volumes
+    np.testing.assert_allclose(cum_qr[-1], cum_sv[-1], atol=max(tol, 1e-10))
 
 
 def test_float32_matches_float64_on_input_driven_rnn():
