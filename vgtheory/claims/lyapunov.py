@@ -161,7 +161,7 @@ def _s6(key, full):
         u = jnp.linalg.svd(j_t)[0][:, 0]          # adversarial ∂L/∂h_T: top left singular vector
         r = bptt_gradient_norms(step, w, jnp.zeros(n, dt), xs, steps=t, cotangent=u)
         lag = r.lag
-        excess = r.log_norms - r.log_norms[-1] - lag * math.log(s)
+        excess = r.log_norms - r.log_norms[-1] - th.s6_log_bound(s, 1.0, lag)
         return jnp.max(jnp.where(lag > 0, excess, -jnp.inf))
 
     ex = jax.jit(jax.vmap(one))(jax.random.split(key, draws))
