@@ -7,6 +7,7 @@ from functools import partial
 from jax.flatten_util import ravel_pytree
 
 from vgtheory._hvp import dense_hessian, hessian_operator, hvp
+from vgtheory._lanczos import hessian_eigh
 from vgtheory._landscape import mlp_init, mse_loss, regression_data
 
 jax.config.update("jax_enable_x64", True)
@@ -52,6 +53,8 @@ def test_block_restriction_is_submatrix():
     np.testing.assert_allclose(hb, h[np.ix_(idx, idx)], rtol=1e-10, atol=1e-12)
     op = hessian_operator(loss, p, mask=mask)
     assert op.dim == idx.size
+    e = jax.jit(lambda p: hessian_eigh(loss, p, 2, jax.random.key(0), mask=mask, num_iters=op.dim))(p)
+    np.testing.assert_allclose(e.values, np.linalg.eigvalsh(h[np.ix_(idx, idx)])[::-1][:2], rtol=1e-8)
     x = jnp.arange(op.dim, dtype=jnp.float64)
     np.testing.assert_allclose(jax.jit(lambda x: op.from_tree(op.to_tree(x)))(x), x)
 
