@@ -58,6 +58,11 @@ def test_power_iteration_baseline():
     r = jax.jit(lambda v: power_iteration(lambda x: a @ x, v, 200))(jnp.ones(4))
     assert abs(float(r.value) - 5.0) < 1e-10
     assert r.history.shape == (200,)
+    # same answer as optax's power iteration (the library routine PyHessian-style code uses)
+    import optax
+    out = optax.power_iteration(lambda x: a @ x, v0=jnp.ones(4), num_iters=200)
+    lam = next(o for o in out if jnp.ndim(o) == 0)  # (eigenvalue, eigenvector) in optax 0.2.x
+    assert abs(float(lam) - float(r.value)) < 1e-8
 
 
 @settings(max_examples=10, deadline=None)
