@@ -44,7 +44,7 @@ def test_against_mpmath(n, L, aniso, dtype):
     assert rel < (1e-4 if dtype == np.float32 else 1e-10), rel
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(n=st.integers(1, 5), L=st.integers(1, 4), seed=st.integers(0, 2**31 - 1))
 def test_short_products_match_float64_svd(n, L, seed):
     rng = np.random.default_rng(seed)
@@ -73,9 +73,10 @@ def test_depth_ten_thousand_float32_finite_and_matches_float64():
 
 
 def test_exact_diagonal_product():
-    m = jnp.stack([jnp.diag(jnp.array([2.0, 1.0, 0.5], jnp.float32))] * 1500)
+    d = jnp.array([2.0, 1.1, 0.9, 0.5], jnp.float32)
+    m = jnp.broadcast_to(jnp.diag(d), (10_000, 4, 4))  # same shape as the depth test: no recompile
     r = _jit_lsv(m)
-    np.testing.assert_allclose(np.asarray(r.log_sv), [1500 * np.log(2), 0.0, -1500 * np.log(2)],
+    np.testing.assert_allclose(np.asarray(r.log_sv), 10_000 * np.log(np.asarray(d, np.float64)),
                                rtol=1e-6, atol=1e-3)
 
 
