@@ -106,11 +106,14 @@ class GradientFlow(NamedTuple):
       log_sq_norms: ``[L+1]``, entry l is log‖∂L/∂x_l‖² (l = 0 is the input, L the output).
       weight_log_sq_norms: ``[L]``, entry l−1 is log‖∂L/∂W_l‖²_F.
       finite: whether every entry is finite (False flags saturation to exact zeros or NaN).
+      direction: ``[n_0]``, the unit vector ∂L/∂x_0 / ‖∂L/∂x_0‖ (so the input gradient is
+        ``direction · exp(log_sq_norms[0] / 2)`` whenever that is representable).
     """
 
     log_sq_norms: Float[Array, " Lp1"]
     weight_log_sq_norms: Float[Array, " L"]
     finite: Array
+    direction: Float[Array, " n0"]
 
 
 def _kahan_add(s, c, v):
@@ -168,17 +171,18 @@ def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Arr
 
     init = (g0 / n0, jnp.log(n0), zero)
     if params.stacked:
-        _, (logs, wlogs) = jax.lax.scan(step, init, (params.weights, hs, xs), reverse=True)
+        (g_dir, _, _), (logs, wlogs) = jax.lax.scan(step, init, (params.weights, hs, xs), reverse=True)
     else:
         carry, outs = init, []
         for w, h, xin in reversed(list(zip(params.weights, hs, xs))):
             carry, o = step(carry, (w, h, xin))
             outs.append(o)
+        g_dir = carry[0]
         logs = jnp.stack([o[0] for o in outs[::-1]])
         wlogs = jnp.stack([o[1] for o in outs[::-1]])
     log_sq = jnp.concatenate([logs, (2 * jnp.log(n0))[None]])
     finite = jnp.all(jnp.isfinite(log_sq)) & jnp.all(jnp.isfinite(wlogs))
-    return GradientFlow(log_sq, wlogs, finite)
+    return GradientFlow(log_sq, wlogs, finite, g_dir)
 
 
 def _check_vector(params, x):

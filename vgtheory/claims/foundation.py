@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._claims import Comparison, claim
-from .._jacobian import gradient_flow, mlp_jacobian
+from .._jacobian import gradient_flow
 from .._mlp import init_mlp, preactivations
 from .._stats import estimate
 from ..theory import _meanfield as mf
@@ -114,18 +114,21 @@ def _gain_draws(key, sigma_w2, sigma_b2, *, m, n, L, act, init):
         x = jax.random.normal(kx, (n,), F32)
         x = x * jnp.sqrt(n * 1.0) / jnp.linalg.norm(x)
         gf = gradient_flow(p, x, act, unit_vector(kg, n))
-        return jnp.exp(gf.log_sq_norms[0])
+        g2 = jnp.exp(gf.log_sq_norms[0])
+        return g2, gf.direction[0] * jnp.sqrt(g2)
 
     return jax.vmap(member)(jax.random.split(key, m))
 
 
-def _gain_samples(key, m, n, L, act, init="gaussian", sigma_w2=1.0, sigma_b2=0.0):
-    """‖g₀‖² for a unit random cotangent, over m networks; unit-variance inputs.
+def _gain_samples(key, m, n, L, act, init="gaussian", sigma_w2=1.0, sigma_b2=0.0, first_entry=False):
+    """‖g₀‖² for a unit random cotangent u, over m networks; unit-variance inputs.
 
-    σ_w², σ_b² are traced: sweeping them reuses one compilation.
+    With ``first_entry`` also returns (g₀)₀ = uᵀ J e₀, a fixed linear functional of the
+    Jacobian. σ_w², σ_b² are traced: sweeping them reuses one compilation.
     """
-    out = _gain_draws(key, jnp.float32(sigma_w2), jnp.float32(sigma_b2), m=m, n=n, L=L, act=act, init=init)
-    return np.asarray(out, np.float64)
+    g2, g0 = _gain_draws(key, jnp.float32(sigma_w2), jnp.float32(sigma_b2), m=m, n=n, L=L, act=act, init=init)
+    g2 = np.asarray(g2, np.float64)
+    return (g2, np.asarray(g0, np.float64)) if first_entry else g2
 
 
 @claim(id="S3", area="foundation", title="Path view: E[∂y/∂x] = 0; E‖g₀‖² ∝ (nσ²κ)^L; He for ReLU",
@@ -134,21 +137,17 @@ def _gain_samples(key, m, n, L, act, init="gaussian", sigma_w2=1.0, sigma_b2=0.0
        source="seed 000 (path expansion of the Jacobian)")
 def s3(key, full):
     n, L, m = 128, 10, (8192 if full else 512)
-    k1, k2, k3 = jax.random.split(key, 3)
-
-    def entry(k):
-        kw, kx = jax.random.split(k)
-        p = init_mlp(kw, [n] * (L + 1), init="he", dtype=F32)
-        return mlp_jacobian(p, jax.random.normal(kx, (n,), F32), "relu")[0, 0]
-
-    j00 = np.asarray(jax.jit(jax.vmap(entry))(jax.random.split(k1, m)), np.float64)
-    ej = estimate(j00)
-    rms = float(np.sqrt(np.mean(j00**2)))
-    rows = [Comparison(f"E[∂y₀/∂x₀], ReLU He, n={n}, L={L}", 0.0, ej.mean, ej.se, m, rms,
-                       note="planted: the RMS entry (a non-zero mean of typical size)")]
+    k2, k3 = jax.random.split(key)
+    rows = []
     for init, s2, name in (("he", 2.0, "He nσ²=2"), ("xavier", 1.0, "Xavier nσ²=1")):
         # at equal widths He and Xavier are exactly Gaussian fan-in with σ_w² = 2 and 1
-        g = _gain_samples(k2 if init == "he" else k3, m, n, L, "relu", sigma_w2=s2)
+        g, entry = _gain_samples(k2 if init == "he" else k3, m, n, L, "relu", sigma_w2=s2, first_entry=True)
+        if init == "he":
+            ej = estimate(entry)
+            rms = float(np.sqrt(np.mean(entry**2)))
+            rows.append(Comparison(f"E[uᵀJe₀] (a fixed entry of ∂y/∂x), ReLU He, n={n}, L={L}", 0.0, ej.mean,
+                                   ej.se, m, rms, note="u: random unit cotangent; planted: the RMS value "
+                                                        "(a non-zero mean of typical size)"))
         e = log_of_mean(g)
         pred = float(jnp.log(th.constant_kappa_gain("relu", s2, 1.0, L)))  # κ = 1/2 exactly
         planted = pred + math.log(1.2) if init == "he" else pred + math.log(0.5)
@@ -185,14 +184,15 @@ def _xavier_tanh(key, full, corrected):
         e = log_of_mean(g)
         right = float(jnp.log(th.mean_field_gain("tanh", 1.0, 0.0, 1.0, L)))
         textbook = float(jnp.log(th.constant_kappa_gain("tanh", 1.0, 1.0, L)))
-        wrong_s2 = float(jnp.log(th.mean_field_gain("tanh", 1.02, 0.0, 1.0, L)))
+        # planted: the product shifted by one layer, ∏_{l=0}^{L−1} κ(q^l) with q⁰ = 1 (the input)
+        shifted = float(jnp.log(mf.kappa("tanh", 1.0)) + jnp.log(th.mean_field_gain("tanh", 1.0, 0.0, 1.0, L - 1)))
         # nonlinearity enters through q: the O(1/n) correction per layer scales with q^l
         fw = 2.0 * float(jnp.sum(mf.q_trajectory(1.0, "tanh", 1.0, 0.0, L))) / n
         if corrected:
             rows.append(Comparison(f"log E‖g₀‖², tanh Xavier, n={n}, L={L}", right, e.mean, e.se, m,
-                                   wrong_s2, bias=fw + log_mean_bias(g),
+                                   shifted, bias=fw + log_mean_bias(g),
                                    note="bias: finite width 2Σq^l/n (O(q/n) per layer, factor 2 margin) + log-mean bias; "
-                                        "planted: mean field at σ_w² = 1.02"))
+                                        "planted: the product shifted by one layer (κ(q⁰) for κ(q^L))"))
         else:
             rows.append(Comparison(f"log E‖g₀‖², tanh Xavier, n={n}, L={L}", textbook, e.mean, e.se, m,
                                    right, bias=fw + log_mean_bias(g),
@@ -235,6 +235,22 @@ def _q_bias(act, s2, b2, q, n):
     return float(jnp.abs(0.5 * d2 * V / (1 - d1)))
 
 
+@functools.partial(jax.jit, static_argnames=("m", "n", "L", "burn"))
+def _l1_draws(key, s2, b2, *, m, n, L, burn):
+    """Per network: mean h² over layers ≥ burn, and mean per-layer gradient ratio there."""
+
+    def member(k):
+        kw, kx, kg = jax.random.split(k, 3)
+        p = init_mlp(kw, [n] * (L + 1), init="gaussian", sigma_w2=s2, sigma_b2=b2, dtype=F32)
+        x = jax.random.normal(kx, (n,), F32)
+        hs = preactivations(p, x, "tanh")
+        gf = gradient_flow(p, x, "tanh", unit_vector(kg, n))
+        ratio = jnp.mean(jnp.exp(gf.log_sq_norms[burn - 1:L - 1] - gf.log_sq_norms[burn:L]))
+        return jnp.mean(hs[burn:] ** 2), ratio
+
+    return jax.vmap(member)(jax.random.split(key, m))
+
+
 @claim(id="L1", area="foundation", title="Mean field: q*, χ₁ and the order–chaos boundary",
        statement="Pre-activation variance converges to the fixed point q* of q ↦ σ_w²E[φ(√q z)²] + σ_b²; "
                  "the per-layer gradient variance ratio is χ₁ = σ_w²E[φ'(√q* z)²]; χ₁ = 1 separates "
@@ -247,17 +263,7 @@ def l1(key, full):
         mft = mf.mean_field("tanh", s2, b2)
         q, c1 = float(mft.qstar), float(mft.chi1)
 
-        def member(k):
-            kw, kx, kg = jax.random.split(k, 3)
-            p = init_mlp(kw, [n] * (L + 1), init="gaussian", sigma_w2=s2, sigma_b2=b2, dtype=F32)
-            x = jax.random.normal(kx, (n,), F32)
-            hs = preactivations(p, x, "tanh")
-            gf = gradient_flow(p, x, "tanh", unit_vector(kg, n))
-            qs = jnp.mean(hs[burn:] ** 2)
-            ratio = jnp.mean(jnp.exp(gf.log_sq_norms[burn - 1:L - 1] - gf.log_sq_norms[burn:L]))
-            return qs, ratio
-
-        qs, ratios = jax.jit(jax.vmap(member))(jax.random.split(k, m))
+        qs, ratios = _l1_draws(k, jnp.float32(s2), jnp.float32(b2), m=m, n=n, L=L, burn=burn)
         eq, ec = estimate(np.asarray(qs, np.float64)), estimate(np.asarray(ratios, np.float64))
         phase = "ordered" if c1 < 1 else "chaotic"
         rows.append(Comparison(f"q*, tanh σ_w²={s2}, σ_b²={b2} ({phase}), n={n}", q, eq.mean, eq.se, m,

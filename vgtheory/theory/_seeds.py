@@ -5,6 +5,8 @@ E‖W_lᵀ v‖² = σ_w² ‖v‖² for any v independent of W_l. The seed's "n
 """
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -35,11 +37,13 @@ def linear_gradient_gain(sigma_w2, depth: int):
     return jnp.asarray(sigma_w2) ** depth
 
 
+@functools.partial(jax.jit, static_argnames=("act", "depth"))
 def constant_kappa_gain(act, sigma_w2, q, depth: int):
     """S3 as the seed states it: E‖g₀‖²/‖g_L‖² ∝ (σ_w² κ)^L with one κ = E[φ'(√q z)²]."""
     return (sigma_w2 * kappa(act, q)) ** depth
 
 
+@functools.partial(jax.jit, static_argnames=("act", "depth"))
 def mean_field_gain(act, sigma_w2, sigma_b2, q0, depth: int):
     """S3 corrected: E‖g₀‖²/‖g_L‖² ≈ ∏_{l=1}^{L} σ_w² κ(q^l), with q^l the length map's trajectory.
 
