@@ -132,3 +132,15 @@ def test_bad_dtype_and_length():
         log_singular_values_scan(lambda c, x: (c, jnp.eye(2)), 0, length=0)
     with pytest.raises(ValueError, match="square"):
         log_singular_values_scan(lambda c, x: (c, jnp.zeros((2, 3))), 0, length=3)
+
+
+def test_vmap_over_an_ensemble():
+    f = jax.random.normal(jax.random.key(0), (3, 10, 3, 3), jnp.float64)
+    r = jax.jit(jax.vmap(log_singular_values))(f)
+    for i in range(3):
+        p = np.eye(3)
+        for m in np.asarray(f[i]):
+            p = m @ p
+        np.testing.assert_allclose(np.asarray(r.log_sv[i]),
+                                   np.log(np.linalg.svd(p, compute_uv=False)), atol=1e-9)
+    assert np.asarray(r.finite).all()

@@ -182,7 +182,7 @@ def l5(key, full: bool):
 
     rows = []
     ks = jax.random.split(key, 6)
-    n, L, S = (256, 32, 256) if full else (128, 8, 32)
+    n, L, S = (256, 32, 256) if full else (128, 8, 24)
     # the same weight draws serve the linear and the tanh rows (one sample = one network)
     wg = _weights(ks[0], n, L, "gaussian", S)
     wo = _weights(ks[1], n, L, "orthogonal", S)
