@@ -19,6 +19,9 @@ Methods (``singular_values(a, method=...)``), for ``a`` of shape ``[..., m, n]``
   rotations applied to the whole batch at once. Relative accuracy ≈ε₆₄·κ(B·diag(σ)⁻¹)
   for *every* σ (Demmel & Veselić 1992) — the method for σ far below 1e-6·σ_max — but the
   rounds are sequential and memory-bound: O(sweeps·n) kernel passes.
+Without x64 the "wide" dtype is the input dtype, so ``"gram"``/``"rayleigh"`` on float32
+square the condition number (like ``eigvalsh(AᵀA)`` in float32): enable x64 for them.
+
 - ``"auto"``: ``"svd"`` on CPU or when x64 is off (float64 cannot be formed; LAPACK is
   fast there); on accelerators ``"rayleigh"``.
 
