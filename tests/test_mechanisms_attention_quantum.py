@@ -95,7 +95,7 @@ def _dense_state(thetas, n_active=None):
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_statevector_matches_dense_unitary(key, n):
     thetas = jax.random.uniform(key, (3, n, 2), F64, 0, 2 * math.pi)
-    psi = vg.circuit_state(thetas).ravel()
+    psi = jax.jit(vg.circuit_state)(thetas).ravel()
     np.testing.assert_allclose(np.asarray(psi), _dense_state(thetas), atol=1e-12)
     pauli = "ZYX"[:n] if n > 1 else "X"
     H = reduce(np.kron, [_P[c] for c in pauli])
@@ -115,9 +115,10 @@ def test_n_active_embeds_smaller_circuit(key):
 def test_gradient_matches_parameter_shift(key):
     s = vg.random_circuit_gradients(key, 3, 4, 3, index=(1, 2, 1), pauli="ZZI", dtype=F64)
     keys = jax.random.split(key, 3)
+    energy = jax.jit(vg.circuit_energy, static_argnums=1)  # one compile for all evaluations
     for i in range(3):
         t = jax.random.uniform(keys[i], (4, 3, 2), F64, 0.0, 2 * jnp.pi)
-        e = lambda d: float(vg.circuit_energy(t.at[1, 2, 1].add(d), "ZZI"))
+        e = lambda d: float(energy(t.at[1, 2, 1].add(d), "ZZI"))
         np.testing.assert_allclose(float(s.grads[i]), 0.5 * (e(math.pi / 2) - e(-math.pi / 2)), atol=1e-10)
         np.testing.assert_allclose(float(s.energies[i]), e(0.0), atol=1e-12)
 

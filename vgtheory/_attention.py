@@ -18,7 +18,7 @@ approximation 1x̄ᵀ (x̄ the token mean, the Frobenius-optimal choice):
 
 Near collapse (X = 1xᵀ + R) the row-independent part of the attention matrix maps R to
 a tokens-equal matrix, and the row-dependent part is O(‖R‖²), so res(X_{l+1}) = O(res(X_l)³):
-a doubly exponential collapse, res_L ~ c^{(3^L−1)/2} res_0^{3^L} (Dong et al. 2021, Thm 2.2).
+a doubly exponential collapse, res_L ~ c^{(3^L−1)/2} res_0^{3^L} (the form of Dong et al.'s 2021 bound).
 """
 from __future__ import annotations
 

@@ -215,7 +215,7 @@ def _l6_slope(key, act, n, B, L, skip):
        statement="In a deep BN network at initialisation (batch statistics) the gradient explodes "
                  "geometrically with depth whatever σ_w; for ReLU ‖∂L/∂x_l‖² grows by π/(π−1) ≈ 1.467 "
                  "per layer at large batch and width; tanh: E φ'²/Var φ ≈ 1.178 (mean field).",
-       source="Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019 (ICLR), Thm 3.10 / §3.2")
+       source="Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019, A mean field theory of batch normalization (ICLR)")
 def l6(key, full):
     n, B, L, m = (1024 if full else 256), (256 if full else 128), (32 if full else 20), (8 if full else 6)
     rows = []
@@ -431,7 +431,7 @@ def s16(key, full):
        statement="For random parameterised circuits that form 2-designs, the variance of a cost gradient "
                  "decays exponentially with the number of qubits: Var = N²/(2(N+1)(N²−1)), N = 2ⁿ, for a "
                  "Pauli-rotation parameter and a Pauli-string observable.",
-       source="McClean, Boixo, Smelyanskiy, Babbush & Neven 2018, Nat. Commun. 9:4812, eq. (5)–(6)")
+       source="McClean, Boixo, Smelyanskiy, Babbush & Neven 2018, Barren plateaus in quantum neural network training landscapes, Nat. Commun. 9:4812")
 def l9(key, full):
     nmax = 8 if full else 5
     depth, m = 10 * nmax, (4000 if full else 1000)
@@ -475,7 +475,7 @@ _L10_VARIANTS = ("pure", "ln", "skip", "skip_ln")
        statement="Without skip connections, deep self-attention loses rank doubly exponentially: "
                  "res(X_{l+1}) ∝ res(X_l)³ near collapse (so res_L ~ res_0^{3^L}); LayerNorm alone does not "
                  "help; with skip connections the identity carries the residual (local exponent 1).",
-       source="Dong, Cordonnier & Loukas 2021 (ICML), Thm 2.2, §3")
+       source="Dong, Cordonnier & Loukas 2021, Attention is not all you need: pure attention loses rank doubly exponentially with depth (ICML)")
 def l10(key, full):
     f64 = _f64()
     eps = jnp.asarray([1e-2, 1e-3, 1e-4] if f64 == jnp.float64 else [1e-1, 3e-2, 1e-2], f64)

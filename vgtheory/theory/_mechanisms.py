@@ -254,7 +254,7 @@ def rank_collapse_exponent(variant: str = "pure") -> float:
 
 
 def attention_collapse_bound(res0, depth: int, c):
-    """Dong et al. (2021) Thm 2.2 shape: res_L ≤ c^{(3^L − 1)/2} res_0^{3^L} (log10 returned)."""
+    """The shape of Dong et al.'s (2021) bound, res_L ≤ c^{(3^L − 1)/2} res_0^{3^L}; returns log10 of it."""
     if not isinstance(depth, int) or depth < 0:
         raise ValueError(f"depth: expected a non-negative int, got {depth!r}.")
     return (3.0**depth - 1.0) / 2.0 * math.log10(c) + 3.0**depth * math.log10(res0)
