@@ -143,36 +143,39 @@ def _weights(key, n, L, weights, samples):
 
 
 @jax.jit
-def _jjt_spread(ws, bs, x, is_tanh):
-    """(m₁, m₂ − m₁²) of JJᵀ per network; ``is_tanh`` selects tanh or linear (traced)."""
+def _jjt_spread(key, ws, sw, sb, sx, is_tanh):
+    """(m₁, m₂ − m₁²) of JJᵀ per network, layers sw·ws, biases N(0, sb²), input N(0, sx²)."""
     from .._activations import activation
 
     tanh = activation("tanh")
+    samples, L, n = ws.shape[:3]
+    kb, kx = jax.random.split(key)
+    bs = sb * jax.random.normal(kb, (samples, L, n), jnp.float32)
+    xs = sx * jax.random.normal(kx, (samples, n), jnp.float32)
 
     def one(ws, bs, x):
         def layer(carry, wb):
             x, J = carry
             w, b = wb
+            w = sw * w
             h = jnp.matmul(w, x, precision=_HI) + b
             d = jnp.where(is_tanh, tanh.deriv(h), 1.0)
             J = d[:, None] * jnp.matmul(w, J, precision=_HI)
             return (jnp.where(is_tanh, tanh.fn(h), h), J), None
 
-        n = x.shape[0]
         (_, J), _ = jax.lax.scan(layer, (x, jnp.eye(n, dtype=jnp.float32)), (ws, bs))
         mom = jjt_moments(J, 2)
         return jnp.stack([mom.mean, mom.variance])
 
-    return jax.vmap(one)(ws, bs, x)
+    return jax.vmap(one)(ws, bs, xs)
 
 
 def _network_moments(key, ws, sigma_w2, sigma_b2, q, is_tanh):
-    """Per-network (m₁, m₂ − m₁²) for unit-scale layers ``ws`` [S, L, n, n] scaled by √σ_w²."""
-    samples, L, n = ws.shape[:3]
-    kb, kx = jax.random.split(key)
-    bs = _gauss(kb, (samples, L, n), math.sqrt(sigma_b2))
-    x = _gauss(kx, (samples, n), math.sqrt(max(q - sigma_b2, 0.0) / sigma_w2))
-    m = _jjt_spread(math.sqrt(sigma_w2) * ws, bs, x, jnp.asarray(is_tanh))
+    """Per-network (m₁, m₂ − m₁²) for unit-scale layers ``ws`` [S, L, n, n] scaled by √σ_w²;
+    the input has E‖x‖²/n = (q − σ_b²)/σ_w², so the first pre-activations have variance q."""
+    f32 = jnp.float32
+    m = _jjt_spread(key, ws, f32(math.sqrt(sigma_w2)), f32(math.sqrt(sigma_b2)),
+                    f32(math.sqrt(max(q - sigma_b2, 0.0) / sigma_w2)), jnp.asarray(is_tanh))
     return np.asarray(m, np.float64)
 
 
