@@ -117,7 +117,7 @@ def standardized_expectation(f, n: int, nodes: int = 400):
     As n → ∞ this tends to E f(z), z ~ N(0, 1); the difference is O(1/n).
 
     Example:
-      >>> round(float(standardized_expectation(lambda t: t**2, 10)), 10)   # Σ â² = n exactly
+      >>> round(float(standardized_expectation(lambda t: t**2, 10)), 6)   # Σ â² = n exactly
       1.0
     """
     if not isinstance(n, int) or n < 3:
