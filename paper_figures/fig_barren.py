@@ -24,7 +24,7 @@ SEED = 11
 
 
 def main(out_dir: str, smoke: bool = False) -> list[str]:
-    nmax, samples = (4, 64) if smoke else (8, 2000)
+    nmax, samples = (4, 64) if smoke else (8, 1000)
     depth = 10 * nmax
     qubits = np.arange(2, nmax + 1)
     run = jax.jit(jax.vmap(lambda a, k: vg.random_circuit_gradients(k, nmax, depth, samples, n_active=a).grads))

@@ -69,7 +69,7 @@ def _cells(key, n, t, draws):
 
 
 def main(out_dir: str, smoke: bool = False) -> list[str]:
-    n, t, draws = (8, 12, 4) if smoke else (128, 100, 32)
+    n, t, draws = (8, 12, 4) if smoke else (64, 100, 24)
     key = C.key(SEED)
     (mean, se), smax = _autonomous(jax.random.fold_in(key, 0), n, t, draws)
     lag = np.arange(t + 1)[::-1]
@@ -79,7 +79,7 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     for i, g in enumerate(GAINS):
         col = C.COLORS[i]
         lam = float(vg.theory.rnn_mean_field_exponent(g))
-        a.plot(lag, lam * lag / np.log(10), color=col, label=f"g = {g}: mean-field slope λ_max = {lam:+.3f}",
+        a.plot(lag, lam * lag / np.log(10), color=col, label=f"g = {g}: mean-field slope λ_max = {lam + 0.0:+.3f}",
                **C.THEORY)
         bound = np.asarray(vg.theory.s6_log_bound(smax[i], 1.0, lag)) / np.log(10)
         a.plot(lag, bound, color=col, ls=":", lw=1.1, label=f"g = {g}: S6 bound, σ_max(W) ≈ {smax[i]:.2f}")

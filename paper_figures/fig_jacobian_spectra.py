@@ -73,6 +73,8 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     lam_g = _spectra(jax.random.fold_in(key, 0), n, depth, draws, "linear", "gaussian", 1.0, 1.0)
     lam_o = _spectra(jax.random.fold_in(key, 1), n, depth, draws, "linear", "orthogonal", 1.0, 1.0)
     x, rho = fuss_catalan_density(depth)
+    keep = np.log10(x) >= edges[0]
+    x, rho = x[keep], rho[keep]
     ax.plot(np.log10(x), x * np.log(10) * rho, color=C.COLORS[0], label=f"Gaussian: Fuss–Catalan (s = L = {depth})",
             **C.THEORY)
     m, se = _hist(lam_g, edges)
@@ -97,6 +99,7 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
         ax.set_xlabel("log₁₀ λ,  λ = squared singular value of J")
         ax.set_ylabel("density of log₁₀ λ")
         ax.legend(loc="upper left", fontsize=7)
+        ax.set_xlim(edges[0], edges[-1])
     fig.suptitle("L4/L5: spectra of JJᵀ (lines: theory, markers: simulation)", y=1.0)
     fig.tight_layout()
     return C.save(fig, out_dir, NAME)

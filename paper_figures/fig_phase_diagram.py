@@ -68,7 +68,7 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     a.plot(crit, bb, color="white", lw=2.0, label="χ₁ = 1 (critical_sigma_w2)")
     a.axhline(SB2_SLICE, color="#E69F00", lw=1.0, ls="--", label=f"slice σ_b² = {SB2_SLICE} (right)")
     a.text(1.0, 0.25, "ordered\n(χ₁ < 1)", color="white", ha="center")
-    a.text(3.3, 0.05, "chaotic\n(χ₁ > 1)", color="white", ha="center")
+    a.text(3.3, 0.15, "chaotic\n(χ₁ > 1)", color="white", ha="center")
     a.set_xlabel("weight variance σ_w²")
     a.set_ylabel("bias variance σ_b²")
     a.set_title("(a) L1: tanh phase diagram, theory")
