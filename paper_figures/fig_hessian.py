@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
 import optax
-from jax.flatten_util import ravel_pytree
 
 import vgtheory as vg
 from vgtheory._landscape import mlp_init, mse_loss, regression_data  # the model of claims S7 and L8

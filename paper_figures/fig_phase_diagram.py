@@ -45,7 +45,7 @@ def _slice_sim(key, sw2s, n, depth, skip, draws):
         kp, kx, kg = jax.random.split(k, 3)
         p = vg.init_mlp(kp, [n] * (depth + 1), init="gaussian", sigma_w2=sw2, sigma_b2=SB2_SLICE,
                         dtype=jnp.float64)
-        x = jnp.sqrt(q) * jax.random.normal(kx, (n,), jnp.float64)
+        x = jnp.sqrt((q - SB2_SLICE) / sw2) * jax.random.normal(kx, (n,), jnp.float64)  # h¹ at q*
         g = jax.random.normal(kg, (n,), jnp.float64)
         logs = vg.gradient_flow(p, x, "tanh", g).log_sq_norms
         return jnp.mean(jnp.exp(logs[:-1] - logs[1:])[skip:])
@@ -87,7 +87,7 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     c = float(vg.theory.critical_sigma_w2("tanh", SB2_SLICE))
     b.axvline(c, color="0.4", lw=0.8, ls="--", label=f"critical σ_w² = {c:.3f}")
     b.set_xlabel("weight variance σ_w²")
-    b.set_ylabel("E ‖∂L/∂x_{l−1}‖² / ‖∂L/∂x_l‖²")
+    b.set_ylabel("E ‖∂L/∂x_(l−1)‖² / ‖∂L/∂x_l‖²")
     b.set_title(f"(b) σ_b² = {SB2_SLICE}: width {n}, layers {skip}–{depth}, {draws} nets")
     b.legend(loc="upper left")
     fig.tight_layout()

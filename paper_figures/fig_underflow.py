@@ -9,7 +9,6 @@ the closed-form predictions with gradual underflow (subnormals kept) and with fl
 from __future__ import annotations
 
 import _common as C
-import jax
 import jax.numpy as jnp
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,7 +45,7 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
         vals = [res[(d, m)].steps for d in DTYPES]
         bars = a.bar(x + (j - (len(modes) - 1) / 2) * width, vals, width, color=C.COLORS[j], alpha=0.75,
                      label=f"measured: {m}" + (f" ({backend})" if m != "numpy" else " (host IEEE)"))
-        a.bar_label(bars, fontsize=6.5, padding=1)
+        a.bar_label(bars, fontsize=7, label_type="center", color="white", fontweight="bold")
     sub = [res[(d, "numpy")].ieee_subnormal for d in DTYPES]
     ftz = [res[(d, "numpy")].ieee_ftz for d in DTYPES]
     a.plot(x, sub, ls="none", marker="_", ms=22, mew=2.2, color="black", label="predicted: gradual underflow (IEEE)")
