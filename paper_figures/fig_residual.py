@@ -60,9 +60,9 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     C.log_errorbar(ax, l[::every], mean[2, ::every], se[2, ::every], color=C.COLORS[2], marker="^", mfc="none",
                    label="plain: simulation (± SE)")
     ax.set_yscale("log")
-    ax.text(0.35, 0.04, "plain: the gain is log-normal-like with log-variance ∝ l/n, so the sample\n"
-            "mean of a finite ensemble falls below E = 1 at depth (rare large draws dominate)",
-            transform=ax.transAxes, fontsize=6.5, color=C.COLORS[2])
+    ax.text(0.3, 0.38, "plain: the gain is log-normal-like, log-variance ∝ l/n;\n"
+            "the sample mean of a finite ensemble falls below\nE = 1 at depth (rare large draws dominate)",
+            transform=ax.transAxes, fontsize=7, color=C.COLORS[2])
     ax.set_xlabel("number of blocks l")
     ax.set_ylabel("E ‖∂L/∂x₀‖² / ‖∂L/∂x_l‖²  (log scale)")
     ax.set_title(f"S9: residual vs plain, width {n}, {draws} nets, L = {depth}")
