@@ -29,8 +29,9 @@ Reported per claim:
   replaced by a wrong one carrying a relative error e *in the compared quantity*:
   ``p·(1 ± e)`` for a plain quantity; ``p ± e·|planted − p|`` when p is near 0 (|p| below
   the claim's own planted offset, which then sets the scale); and ``p + log(1 ± e)`` when
-  the row compares a logarithm (its label says ``log``; ``log10`` likewise), i.e. the error
-  is planted in the underlying moment — 1 % of a log-moment would be a much larger error.
+  the row compares a logarithm (its label says ``log``; ``log10`` likewise; not for
+  slopes, variances or shifts of logs, which are plain numbers), i.e. the error is planted
+  in the underlying moment — 1 % of a log-moment would be a much larger error.
   Two-sided rows are tried with both signs; ``upper`` bounds only with the tighter bound
   and ``lower`` bounds likewise (a looser bound is still true). *claim power* = fraction
   of (seed, sign) pairs where the claim with every row perturbed is refuted; *weakest row*
@@ -89,10 +90,13 @@ def binom_tail(x: int, n: int, p: float) -> float:
 
 
 _LOG = re.compile(r"(^|[^a-z])log(?!10)", re.IGNORECASE)
+_NOT_LOG = re.compile(r"slope|\bVar\b|shift", re.IGNORECASE)
 
 
 def log_scale(label: str) -> str:
     """'log10', 'log' or '' — whether a row compares a logarithm (read from its label)."""
+    if _NOT_LOG.search(label):  # slopes, variances and shifts of logs are plain numbers
+        return ""
     if "log10" in label:
         return "log10"
     return "log" if _LOG.search(label) else ""

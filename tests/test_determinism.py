@@ -49,7 +49,7 @@ def _ensemble(key):
         p = vg.init_mlp(k, [6] * 5, sigma_w2=2.0, dtype=F32)
         return jnp.exp(vg.gradient_flow(p, jnp.ones(6, F32), "relu", jnp.ones(6, F32)).log_sq_norms)
 
-    r = vg.ensemble(member, key, 24, chunk_size=8)
+    r = vg.ensemble(member, key, 12, chunk_size=4)
     return r.mean, r.se, r.log_mean, r.n
 
 
