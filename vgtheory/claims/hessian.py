@@ -26,6 +26,8 @@ from .._lanczos import hessian_eigh
 from ..theory import _landscape_theory as th
 
 _RTOL64 = 1e-9  # deterministic float64 quantities (rounding over ≤ 10³ steps)
+_S7_ATTEMPTS = 5  # initialisations tried for a certified minimum of the trained net
+_S7_GRAD_TOL = 1e-9
 
 
 def _rtol():
@@ -90,12 +92,23 @@ def _s7_network(key, rows, full):
     width = 16 if full else 8
 
     @jax.jit
-    def setup():
+    def setup(kp):
         m = train_to_minimum(loss, mlp_init(kp, (3, width, 1)), 0.5, 1000, 100)
         e = hessian_eigh(loss, m.params, 1, kl, num_iters=min(60, 4 * width + 1 - 1))
         return m, e
 
-    m, e = setup()
+    # The rows are exact statements about a minimum: use the first initialisation whose
+    # certificate holds (‖∇L‖ at rounding level, λ_min > 0). Training can stop at a saddle
+    # or on a plateau (seen on 2 of 50 seeds); those points are skipped, not measured.
+    for attempt in range(_S7_ATTEMPTS):
+        m, e = setup(jax.random.fold_in(kp, attempt))
+        if float(m.grad_norm) < _S7_GRAD_TOL and float(m.eig_min) > 0:
+            break
+    else:
+        rows.append(Comparison(
+            f"trained net: no certified minimum in {_S7_ATTEMPTS} initialisations", 1.0, float("nan"),
+            0.0, 1, 0.5, note="training never reached ‖∇L‖ < 1e-9 with λ_min > 0: not measured"))
+        return
     lmax = float(e.values[0])
     v = jax.tree_util.tree_map(lambda a: a[0], e.vectors)
     steps = 20
@@ -110,7 +123,7 @@ def _s7_network(key, rows, full):
     theta_norm = float(jnp.sqrt(sum(jnp.sum(a**2) for a in jax.tree_util.tree_leaves(m.params))))
     floor = 10 * u * theta_norm / (eps * math.sqrt(steps))
     note = (f"trained tanh MLP (3,{width},1), MSE + {wd}/2‖θ‖², ‖θ*‖={theta_norm:.2f}, ‖∇L(θ*)‖={float(m.grad_norm):.1e}, "
-            f"λ_min={float(m.eig_min):.1e}; λ_max={lmax:.4f} by Lanczos; bias = "
+            f"λ_min={float(m.eig_min):.1e}, init attempt {attempt}; λ_max={lmax:.4f} by Lanczos; bias = "
             "2|r(ε)−r(ε/2)| (nonlinearity error, linear in ε) + 10u‖θ‖/(ε√T) (rounding), ε=1e-7")
     for c in (0.9, 0.99, 1.01, 1.1):
         eta = c * 2.0 / lmax
