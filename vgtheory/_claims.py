@@ -131,6 +131,8 @@ _REGISTRY: dict[str, Claim] = {}
 
 def register(claim: Claim) -> Claim:
     """Adds ``claim`` to the registry (ids are unique)."""
+    if not isinstance(claim, Claim):
+        raise TypeError(f"claim: expected a vgtheory.Claim, got {type(claim).__name__}.")
     if claim.id in _REGISTRY and _REGISTRY[claim.id] is not claim:
         raise ValueError(f"claim.id: {claim.id!r} is already registered.")
     _REGISTRY[claim.id] = claim

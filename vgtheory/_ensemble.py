@@ -170,6 +170,9 @@ def ensemble(
       True
     """
     _check_args(fn, n, chunk_size)
+    if not (isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                            or (key.dtype == jnp.uint32 and key.shape == (2,)))):
+        raise TypeError(f"key: expected a PRNG key (jax.random.key(seed)), got {key!r:.80}.")
     ndev = jax.local_device_count()
     if chunk_size == "auto":
         chunk_size = auto_chunk_size(fn, key, n, memory_budget)

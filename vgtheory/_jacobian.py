@@ -34,11 +34,17 @@ def input_jacobian(f: Callable, x: Float[Array, " n"], mode: str = "rev",
         raise TypeError(f"f: expected a callable, got {type(f).__name__}.")
     if mode not in ("rev", "fwd"):
         raise ValueError(f"mode: expected 'rev' or 'fwd', got {mode!r}.")
-    if jnp.ndim(x) != 1:
-        raise ValueError(f"x: expected a vector [n], got shape {jnp.shape(x)}.")
+    _check_real_vector(x)
     jac = jax.jacrev if mode == "rev" else jax.jacfwd
     with jax.default_matmul_precision(precision):
         return jac(f)(x)
+
+
+def _check_real_vector(x):
+    if jnp.ndim(x) != 1:
+        raise ValueError(f"x: expected a vector [n], got shape {jnp.shape(x)}.")
+    if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
+        raise TypeError(f"x: expected a real floating-point vector, got dtype {jnp.result_type(x)}.")
 
 
 class JacobianOperator(NamedTuple):
@@ -53,6 +59,7 @@ def jacobian_operator(f: Callable, x: Float[Array, " n"], precision: str = "high
     """Linearises ``f`` at ``x`` once; J v and Jᵀ u then cost one forward/backward pass each."""
     if not callable(f):
         raise TypeError(f"f: expected a callable, got {type(f).__name__}.")
+    _check_real_vector(x)
     with jax.default_matmul_precision(precision):
         y, lin = jax.linearize(f, x)
         rmv = jax.linear_transpose(lin, x)

@@ -51,13 +51,13 @@ def _check_widths(widths):
             raise ValueError(f"widths: every width must be a positive int, got {list(widths)!r}.")
 
 
-def _check_nonneg(name, value):
+def _check_nonneg(name, value, what="a finite non-negative variance"):
     try:
         v = float(value)
     except (TypeError, jax.errors.ConcretizationTypeError):
-        return  # traced: checked by the caller's own logic
-    if not v >= 0:
-        raise ValueError(f"{name}: expected a non-negative variance, got {v}.")
+        return  # traced: a sweep inside jit; values are the caller's responsibility
+    if not (v >= 0 and v < float("inf")):
+        raise ValueError(f"{name}: expected {what}, got {v}.")
 
 
 def _one_layer(key, n_in, n_out, init, sigma_w2, sigma_b2, eps, dtype):
@@ -115,6 +115,7 @@ def init_mlp(
         raise ValueError(f"init: unknown initialisation {init!r}; expected one of {INITS}.")
     _check_nonneg("sigma_w2", sigma_w2)
     _check_nonneg("sigma_b2", sigma_b2)
+    _check_nonneg("eps", eps, "a finite non-negative perturbation scale")
     if init == "identity" and len(set(widths)) != 1:
         raise ValueError(f"widths: the identity init needs equal widths, got {list(widths)!r}.")
     L = len(widths) - 1
@@ -189,5 +190,8 @@ def _check_input(params, x):
     if not isinstance(params, MLP):
         raise TypeError(f"params: expected an MLP (from init_mlp), got {type(params).__name__}.")
     n0 = input_width(params)
+    dt = getattr(x, "dtype", None)
+    if dt is not None and not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"x: expected a real floating-point input, got dtype {dt}.")
     if jnp.ndim(x) < 1 or jnp.shape(x)[-1] != n0:
         raise ValueError(f"x: expected shape [..., {n0}] to match the first layer, got {jnp.shape(x)}.")

@@ -48,6 +48,10 @@ def estimate(samples: ArrayLike, axis: int = 0) -> Estimate:
       (2.0, 0.5774, 3)
     """
     samples = jnp.asarray(samples)
+    if not jnp.issubdtype(samples.dtype, jnp.floating) and not jnp.issubdtype(samples.dtype, jnp.integer):
+        raise TypeError(f"samples: expected real numbers, got dtype {samples.dtype}.")
+    if samples.ndim and not -samples.ndim <= axis < samples.ndim:
+        raise ValueError(f"axis: {axis} is out of range for samples of shape {samples.shape}.")
     n = samples.shape[axis] if samples.ndim else 0
     if n < 2:
         raise ValueError(
@@ -62,6 +66,9 @@ def estimate(samples: ArrayLike, axis: int = 0) -> Estimate:
 def ratio_estimate(num: ArrayLike, den: ArrayLike) -> Estimate:
     """Estimate of E[num]/E[den] with a delta-method standard error (paired samples)."""
     num, den = jnp.asarray(num), jnp.asarray(den)
+    if num.shape != den.shape or num.ndim == 0 or num.shape[0] < 2:
+        raise ValueError(f"num, den: expected paired samples of equal shape with at least 2 draws, "
+                         f"got {num.shape} and {den.shape}.")
     a, b = estimate(num), estimate(den)
     r = a.mean / b.mean
     n = a.n
@@ -105,8 +112,10 @@ def bonferroni_k(alpha: float, m: int) -> float:
 
     k = Φ⁻¹(1 − α/(2m)); for α = 0.01 and m = 50, k ≈ 3.72; m = 500 gives 4.26.
     """
-    if m < 1:
-        raise ValueError(f"m: expected at least one comparison, got {m}.")
+    if not isinstance(m, (int,)) or m < 1:
+        raise ValueError(f"m: expected a positive number of comparisons, got {m!r}.")
+    if not 0.0 < alpha < 1.0:  # also rejects NaN
+        raise ValueError(f"alpha: expected a family-wise error rate in (0, 1), got {alpha!r}.")
     return normal_quantile(1.0 - alpha / (2.0 * m))
 
 
