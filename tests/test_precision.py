@@ -132,15 +132,7 @@ def test_scanner_finds_what_it_should(tmp_path):
 # Offenders found by the scan on 2026-11-27 (file: code, line numbers drift). They belong to
 # other modules' owners; each runs a matmul at the ambient precision, i.e. TF32 on a GPU
 # when the operands are float32 (jnp.vdot lowers to dot_general like any matmul).
-KNOWN_OFFENDERS = {
-    ("vgtheory/_lanczos.py", "a = jnp.vdot(q, w)"),
-    ("vgtheory/_lanczos.py", "theta = jnp.vdot(v, w)"),
-    ("vgtheory/_landscape.py", "y = jnp.sin(x @ a) + 0.5 * jnp.cos(x @ b)"),
-    ("vgtheory/_landscape.py", "p = jnp.vdot(a - b, v)"),
-    ("vgtheory/_landscape.py", "curv = jnp.vdot(g, jnp.matmul(h, g, precision=_HI)) / gn**2"),
-    ("vgtheory/_quantum.py", "return jnp.real(jnp.vdot(state.ravel(), s.ravel()))"),
-    ("vgtheory/_trace.py", "return jax.lax.map(lambda v: jnp.vdot(v, matvec(v).astype(v.dtype)), z)"),
-}
+KNOWN_OFFENDERS: set[tuple[str, str]] = set()  # all fixed: every library matmul states its precision
 
 
 def _key(entry: str) -> tuple[str, str]:
@@ -163,8 +155,6 @@ def test_known_offenders_are_still_there():
     assert not stale, f"fixed, remove from KNOWN_OFFENDERS in tests/test_precision.py: {stale}"
 
 
-@pytest.mark.xfail(strict=True, reason="known offenders in other owners' modules (see KNOWN_OFFENDERS): "
-                   + "; ".join(f"{f}: {c}" for f, c in sorted(KNOWN_OFFENDERS)))
 def test_no_matmul_without_explicit_precision():
     offenders, _ = scan_library()
     assert not offenders, "matmuls without explicit precision (TF32 on GPUs):\n" + "\n".join(offenders)

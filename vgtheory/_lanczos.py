@@ -114,7 +114,7 @@ def lanczos_tridiag(
         basis, alpha, beta, anorm = carry
         q = basis[j]
         w = matvec(q).astype(dtype)
-        a = jnp.vdot(q, w)
+        a = jnp.vdot(q, w, precision=jax.lax.Precision.HIGHEST)
         w = _orth(basis, w)
         b = jnp.linalg.norm(w)
         anorm = jnp.maximum(anorm, jnp.abs(a) + b)
@@ -252,7 +252,7 @@ def power_iteration(
 
     def step(v, _):
         w = matvec(v).astype(v.dtype)
-        theta = jnp.vdot(v, w)
+        theta = jnp.vdot(v, w, precision=jax.lax.Precision.HIGHEST)
         return w / jnp.linalg.norm(w), (theta, jnp.linalg.norm(w - theta * v))
 
     v, (hist, res) = jax.lax.scan(step, v, None, length=num_iters)

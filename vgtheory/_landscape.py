@@ -72,7 +72,7 @@ def regression_data(key: Array, n: int, d_in: int, dtype=None):
     x = jax.random.normal(kx, (n, d_in), dtype)
     a = jax.random.normal(ka, (d_in,), dtype)
     b = jax.random.normal(kb, (d_in,), dtype)
-    y = jnp.sin(x @ a) + 0.5 * jnp.cos(x @ b)
+    y = jnp.sin(jnp.matmul(x, a, precision=_HI)) + 0.5 * jnp.cos(jnp.matmul(x, b, precision=_HI))
     return x, y[:, None]
 
 
@@ -181,7 +181,7 @@ def perturbation_rate(
         return (a - eta * grad(a), b - eta * grad(b)), None
 
     (a, b), _ = jax.lax.scan(step, (flat + eps * v, flat), None, length=num_steps)
-    p = jnp.vdot(a - b, v)
+    p = jnp.vdot(a - b, v, precision=_HI)
     return jnp.exp((jnp.log(jnp.abs(p)) - jnp.log(jnp.abs(eps))) / num_steps)
 
 
@@ -203,7 +203,7 @@ def newton_vs_gd(loss_fn: Callable, params: PyTree, eta) -> NewtonGD:
     g = ravel_pytree(jax.grad(loss_fn)(params))[0]
     dn = -jnp.linalg.solve(h, g)
     gn = jnp.linalg.norm(g)
-    curv = jnp.vdot(g, jnp.matmul(h, g, precision=_HI)) / gn**2
+    curv = jnp.vdot(g, jnp.matmul(h, g, precision=_HI), precision=_HI) / gn**2
     return NewtonGD(jnp.linalg.norm(dn), eta * gn, jnp.linalg.norm(dn) / (eta * gn), curv)
 
 

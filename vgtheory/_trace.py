@@ -45,7 +45,7 @@ class TraceEstimate(NamedTuple):
 
 
 def _quad_samples(matvec, z):
-    return jax.lax.map(lambda v: jnp.vdot(v, matvec(v).astype(v.dtype)), z)
+    return jax.lax.map(lambda v: jnp.vdot(v, matvec(v).astype(v.dtype), precision=jax.lax.Precision.HIGHEST), z)
 
 
 def _mean_se(samples):
