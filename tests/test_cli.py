@@ -52,3 +52,14 @@ def test_every_claim_has_source_and_statement():
 def test_module_entry_point():
     res = subprocess.run([sys.executable, "-m", "vgtheory", "list"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "S4" in res.stdout
+
+
+def test_default_verify_all_claims_as_expected(tmp_path, capsys):
+    """The README's main job: every registered claim at its quick settings, as expected."""
+    path = tmp_path / "all.json"
+    rc = _cli.main(["verify", "--json", str(path)])
+    out = capsys.readouterr().out
+    assert rc == 0, out[-3000:]
+    data = json.loads(path.read_text())
+    assert len(data["claims"]) == len(all_claims())
+    assert all(c["as_expected"] for c in data["claims"])
