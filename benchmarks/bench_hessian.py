@@ -36,18 +36,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from vgtheory._hvp import hessian_operator, hvp  # noqa: E402
 from vgtheory._lanczos import lanczos_eigh, lanczos_tridiag, power_iteration  # noqa: E402
 from vgtheory._landscape import mlp_init, mse_loss  # noqa: E402
-
-
-def _time(f, *args, repeats=10):
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    compile_s = time.perf_counter() - t0
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts), compile_s
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import timed  # noqa: E402
 
 
 def bench_hvp(quick: bool):
@@ -63,9 +53,9 @@ def bench_hvp(quick: bool):
     rev_rev = jax.jit(lambda p, v: jax.grad(lambda q: sum(
         jnp.vdot(a, b) for a, b in zip(jax.tree_util.tree_leaves(jax.grad(loss)(q)),
                                        jax.tree_util.tree_leaves(v))))(p))
-    tg, cg = _time(grad, p)
-    tf, cf = _time(fwd_rev, p, v)
-    tr, cr = _time(rev_rev, p, v)
+    _, tg, cg = timed(grad, p, repeats=10)
+    _, tf, cf = timed(fwd_rev, p, v, repeats=10)
+    _, tr, cr = timed(rev_rev, p, v, repeats=10)
     # accuracy of the float32 HVP against float64 forward-over-reverse
     p64 = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), p)
     v64 = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), v)
@@ -127,7 +117,7 @@ def bench_eig(quick: bool, tol=1e-4):
     e = jax.jit(lambda v0: lanczos_eigh(op.matvec, v0, 5, num_iters=m_max))(
         jax.random.normal(jax.random.key(7), (op.dim,), jnp.float32))
     top5 = float(np.max(np.abs(np.asarray(e.values) - w[::-1][:5]) / np.abs(w).max()))
-    tl, cl = _time(jax.jit(lambda v: lanczos_eigh(op.matvec, v, 1, num_iters=40,
+    _, tl, cl = timed(jax.jit(lambda v: lanczos_eigh(op.matvec, v, 1, num_iters=40,
                                                   which="largest_magnitude").values),
                    jax.random.normal(jax.random.key(8), (op.dim,), jnp.float32), repeats=3)
     head = (f"Top eigenvalue: tanh MLP {widths}, {n} points, d={op.dim}, float32 matvecs; "

@@ -13,6 +13,8 @@ whose tangent is J(x_t).
 from __future__ import annotations
 
 import argparse
+import sys
+import os
 import datetime
 import platform
 import time
@@ -26,21 +28,10 @@ import numpy as np  # noqa: E402
 import vgtheory as vg  # noqa: E402
 from vgtheory._lyapunov import lyapunov_spectrum, reortho_for_spread  # noqa: E402
 from vgtheory._rnn import init_rnn, rnn_step  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import timed  # noqa: E402
 
 HI = jax.lax.Precision.HIGHEST
-
-
-def timed(fn, *args, repeats=3):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    first = time.perf_counter() - t0
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(fn(*args))
-        ts.append(time.perf_counter() - t0)
-    med = float(np.median(ts))
-    return out, med, max(first - med, 0.0)
 
 
 def trajectory(w, h0, steps):

@@ -42,8 +42,8 @@ def sweep(kind, axis, sizes, base, repeats):
     for s in sizes:
         cfg = dict(base, **{axis: s})
         f, args, flops = make(kind, cfg["E"], cfg["L"], cfg["n"])
-        _, t, first = timed(f, *args, repeats=repeats)
-        rows.append((s, t, first - t, flops))
+        _, t, compile_s = timed(f, *args, repeats=repeats)
+        rows.append((s, t, compile_s, flops))
     top = rows[len(rows) // 2:]
     slope = np.polyfit(np.log([r[0] for r in top]), np.log([r[1] for r in top]), 1)[0]
     return rows, slope

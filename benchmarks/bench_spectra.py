@@ -14,6 +14,8 @@ Times: median of ``--repeats`` after one warm-up call (compile time reported sep
 from __future__ import annotations
 
 import argparse
+import sys
+import os
 import datetime
 import platform
 import statistics
@@ -27,20 +29,10 @@ import numpy as np  # noqa: E402
 
 import vgtheory as vg  # noqa: E402
 from vgtheory._spectrum import singular_values  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import timed  # noqa: E402
 
 HI = jax.lax.Precision.HIGHEST
-
-
-def timed(fn, *args, repeats=3):
-    t0 = time.perf_counter()
-    out = jax.block_until_ready(fn(*args))
-    compile_s = time.perf_counter() - t0
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(fn(*args))
-        ts.append(time.perf_counter() - t0)
-    return out, statistics.median(ts), compile_s
 
 
 def peak(n, repeats):
