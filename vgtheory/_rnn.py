@@ -26,6 +26,9 @@ _HI = jax.lax.Precision.HIGHEST
 INITS = ("gaussian", "orthogonal")
 
 
+from ._checks import check_scalar, check_vector  # noqa: E402
+
+
 class RNNParams(NamedTuple):
     """Vanilla RNN parameters: ``w [N, N]``, ``u [N, D]``, ``b [N]``."""
 
@@ -47,6 +50,7 @@ def _check_init(init):
 def recurrent_matrix(key, n: int, *, gain=1.0, init: str = "gaussian", dtype=jnp.float32):
     """W = g·G/√N (G_ij ~ N(0, 1)) or W = g·O (O Haar-orthogonal), ``[N, N]``."""
     _check_size("n", n)
+    check_scalar("gain", gain, nonneg=True)
     _check_init(init)
     if init == "gaussian":
         w = jax.random.normal(key, (n, n), dtype) / jnp.sqrt(jnp.asarray(n, dtype))
@@ -70,6 +74,8 @@ def init_rnn(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "gaussian", in
     """
     _check_size("n", n)
     _check_size("n_in", n_in)
+    check_scalar("input_gain", input_gain, nonneg=True)
+    check_scalar("bias_std", bias_std, nonneg=True)
     kw, ku, kb = jax.random.split(key, 3)
     w = recurrent_matrix(kw, n, gain=gain, init=init, dtype=dtype)
     u = jnp.asarray(input_gain, dtype) * jax.random.normal(ku, (n, n_in), dtype) / jnp.sqrt(
@@ -100,6 +106,9 @@ def rnn_step(params: RNNParams, h: Float[Array, " n"], x: Float[Array, " d"] | N
 
     Use ``functools.partial(rnn_step, activation="relu")`` for another φ.
     """
+    check_vector("h", h, params.w.shape[0])
+    if x is not None:
+        check_vector("x", x, params.u.shape[1])
     a = jnp.matmul(params.w, h, precision=_HI) + params.b
     if x is not None:
         a = a + jnp.matmul(params.u, x, precision=_HI)
@@ -135,6 +144,8 @@ def init_lstm(key, n: int, n_in: int = 1, *, forget_bias=0.0, gain=1.0, init: st
     """
     _check_size("n", n)
     _check_size("n_in", n_in)
+    check_scalar("gain", gain, nonneg=True)
+    check_scalar("forget_bias", forget_bias)
     cell = nn.LSTMCell(n, param_dtype=dtype, recurrent_kernel_init=_recurrent_init(float(gain), init))
     v = _cell_init(cell, key, n, n_in, dtype)
     hf = dict(v["params"]["hf"])
@@ -145,7 +156,7 @@ def init_lstm(key, n: int, n_in: int = 1, *, forget_bias=0.0, gain=1.0, init: st
 
 def lstm_step(params: CellParams, h: Float[Array, " twon"], x=None) -> Float[Array, " twon"]:
     """One Flax ``LSTMCell`` step on the flat state [c; h] (size 2N)."""
-    n = h.shape[0] // 2
+    n = _check_cell_args(params, h, x, 2)
     c, hh = h[:n], h[n:]
     x = params.d if x is None else x
     (c, hh), _ = nn.LSTMCell(n).apply(params.variables, (c, hh), x)
@@ -154,7 +165,7 @@ def lstm_step(params: CellParams, h: Float[Array, " twon"], x=None) -> Float[Arr
 
 def lstm_forget_gate(params: CellParams, h: Float[Array, " twon"], x=None) -> Float[Array, " n"]:
     """f_t = σ(W_if x + W_hf h + b_f) read from the Flax cell's own parameters."""
-    n = h.shape[0] // 2
+    n = _check_cell_args(params, h, x, 2)
     x = params.d if x is None else x
     p = params.variables["params"]
     a = (jnp.matmul(x, p["if"]["kernel"], precision=_HI) + jnp.matmul(h[n:], p["hf"]["kernel"], precision=_HI)
@@ -167,6 +178,7 @@ def init_gru(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "orthogonal",
     """Flax ``GRUCell(n)`` parameters (recurrent kernels g·O or Gaussian N(0, g²/N))."""
     _check_size("n", n)
     _check_size("n_in", n_in)
+    check_scalar("gain", gain, nonneg=True)
     cell = nn.GRUCell(n, param_dtype=dtype, recurrent_kernel_init=_recurrent_init(float(gain), init))
     v = _cell_init(cell, key, n, n_in, dtype)
     return CellParams(v, jnp.zeros((n_in,), dtype))
@@ -174,13 +186,28 @@ def init_gru(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "orthogonal",
 
 def gru_step(params: CellParams, h: Float[Array, " n"], x=None) -> Float[Array, " n"]:
     """One Flax ``GRUCell`` step on h (size N)."""
+    _check_cell_args(params, h, x, 1)
     x = params.d if x is None else x
     h, _ = nn.GRUCell(h.shape[0]).apply(params.variables, h, x)
     return h
 
 
+def _check_cell_args(params, h, x, copies: int) -> int:
+    """Checks a Flax cell's state (``copies``·N entries) and input against its parameters; returns N."""
+    if not isinstance(params, CellParams):
+        raise TypeError(f"params: expected CellParams (from init_lstm/init_gru), got {type(params).__name__}.")
+    kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params.variables)
+               if "kernel" in jax.tree_util.keystr(path) and "'h" in jax.tree_util.keystr(path)]
+    n = kernels[0].shape[0]
+    check_vector("h", h, copies * n)
+    if x is not None:
+        check_vector("x", x, params.d.shape[0])
+    return n
+
+
 def initial_state(cell: str, n: int, dtype=jnp.float32) -> Float[Array, " m"]:
     """Zero state of the right flat size: N for ``"rnn"``/``"gru"``, 2N for ``"lstm"``."""
+    _check_size("n", n)
     if cell not in ("rnn", "gru", "lstm"):
         raise ValueError(f"cell: expected 'rnn', 'gru' or 'lstm', got {cell!r}.")
     return jnp.zeros((2 * n if cell == "lstm" else n,), dtype)
