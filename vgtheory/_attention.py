@@ -31,6 +31,7 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from ._norm import layer_norm
+from ._checks import check_real
 from ._residual import _check_int
 
 HIGHEST = lax.Precision.HIGHEST
@@ -64,7 +65,13 @@ def init_attention(key: jax.Array, dim: int, depth: int, dtype=jnp.float32) -> A
 
 def self_attention(wq, wk, wv, x: Float[Array, "T d"]) -> Float[Array, "T d"]:
     """softmax(X W_Q (X W_K)ᵀ/√d) X W_V for one head."""
+    check_real("x", x)
+    if jnp.ndim(x) != 2:
+        raise ValueError(f"x: expected a token matrix [T, d], got shape {jnp.shape(x)}.")
     d = x.shape[-1]
+    for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
+        if jnp.shape(w) != (d, d):
+            raise ValueError(f"{name}: expected shape ({d}, {d}) to match x's width, got {jnp.shape(w)}.")
     q = jnp.matmul(x, wq, precision=HIGHEST)
     k = jnp.matmul(x, wk, precision=HIGHEST)
     a = jax.nn.softmax(jnp.matmul(q, k.T, precision=HIGHEST) / math.sqrt(d), axis=-1)
@@ -93,6 +100,7 @@ def rank_one_residual(x: Float[Array, "... T d"]) -> Float[Array, "..."]:
       >>> float(rank_one_residual(jnp.ones((3, 2))))
       0.0
     """
+    check_real("x", x)
     if jnp.ndim(x) < 2:
         raise ValueError(f"x: expected a token matrix [..., T, d], got shape {jnp.shape(x)}.")
     r = x - jnp.mean(x, axis=-2, keepdims=True)

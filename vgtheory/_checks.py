@@ -32,3 +32,16 @@ def check_vector(name: str, x, size: int | None = None) -> None:
     if len(shape) != 1 or (size is not None and shape[0] != size):
         want = f"[{size}]" if size is not None else "a vector [n]"
         raise ValueError(f"{name}: expected shape {want}, got {shape}.")
+
+
+def check_real(name: str, x) -> None:
+    """``x`` must hold real floating-point numbers (complex and integer arrays are refused)."""
+    dt = jnp.result_type(x)
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"{name}: expected a real floating-point array, got dtype {dt}.")
+
+
+def check_width(name: str, x, n: int, what: str) -> None:
+    """The last axis of ``x`` must have ``n`` entries (``what`` names where n comes from)."""
+    if jnp.ndim(x) < 1 or jnp.shape(x)[-1] != n:
+        raise ValueError(f"{name}: expected last axis {n} ({what}), got shape {jnp.shape(x)}.")

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
+from ._checks import check_real, check_scalar
 from ._activations import activation
 from ._mlp import MLP
 from ._residual import stack_gradient_flow
@@ -29,8 +30,7 @@ NORMS = ("batch", "layer", "none")
 
 
 def _check_eps(eps):
-    if not isinstance(eps, jax.core.Tracer) and not float(eps) >= 0:
-        raise ValueError(f"eps: expected a non-negative stabiliser, got {eps!r}.")
+    check_scalar("eps", eps, nonneg=True)
 
 
 def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0,
@@ -46,6 +46,7 @@ def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike =
       >>> y.tolist()
       [[-1.0, -1.0], [1.0, 1.0]]
     """
+    check_real("h", h)
     if jnp.ndim(h) != 2 or jnp.shape(h)[0] < 2:
         raise ValueError(f"h: expected a batch [B, n] with B ≥ 2, got shape {jnp.shape(h)}.")
     _check_eps(eps)
@@ -66,6 +67,7 @@ def layer_norm(h: Float[Array, "... n"], gamma: ArrayLike = 1.0, beta: ArrayLike
       >>> layer_norm(jnp.array([1.0, 3.0]), eps=0.0).tolist()
       [-1.0, 1.0]
     """
+    check_real("h", h)
     if jnp.ndim(h) < 1 or jnp.shape(h)[-1] < 2:
         raise ValueError(f"h: expected [..., n] with n ≥ 2 units, got shape {jnp.shape(h)}.")
     _check_eps(eps)
@@ -88,6 +90,7 @@ def _check(params, x, norm):
     if not isinstance(params, MLP) or not params.stacked:
         raise TypeError("params: expected a stacked MLP (equal widths, from init_mlp).")
     n = params.weights.shape[-1]
+    check_real("x", x)
     if jnp.ndim(x) != 2 or jnp.shape(x)[-1] != n:
         raise ValueError(f"x: expected a batch [B, {n}], got shape {jnp.shape(x)}.")
     if norm == "batch" and jnp.shape(x)[0] < 2:
@@ -156,6 +159,7 @@ def norm_mlp_gradient_flow(params: MLP, x: Float[Array, "B n"], act, cotangent: 
     π/(π − 1) (``vg.theory.bn_gradient_rate``; Yang et al. 2019).
     """
     _check(params, x, norm)
+    check_real("cotangent", cotangent)
     if jnp.shape(cotangent) != jnp.shape(x):
         raise ValueError(f"cotangent: expected shape {jnp.shape(x)}, got {jnp.shape(cotangent)}.")
     act = activation(act) if isinstance(act, str) else act

@@ -22,6 +22,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
+
+from ._checks import check_real, check_scalar, check_width
 HIGHEST = lax.Precision.HIGHEST
 
 
@@ -65,8 +67,7 @@ def init_resnet(key: jax.Array, width: int, depth: int, *, sigma_w2_1: ArrayLike
     _check_int("width", width)
     _check_int("depth", depth)
     for name, v in (("sigma_w2_1", sigma_w2_1), ("sigma_w2_2", sigma_w2_2)):
-        if not isinstance(v, jax.core.Tracer) and not float(v) >= 0:
-            raise ValueError(f"{name}: expected a non-negative variance, got {v!r}.")
+        check_scalar(name, v, nonneg=True)
     z = jax.random.normal(key, (2, depth, width, width), dtype)  # one draw: small compiled graph
     s1 = jnp.sqrt(jnp.asarray(sigma_w2_1, dtype) / width)
     s2 = jnp.sqrt(jnp.asarray(sigma_w2_2, dtype) / width)
@@ -81,6 +82,9 @@ def residual_branch(w1, w2, x):
 
 def residual_block(p, x, alpha, skip: bool = True):
     """x + α·F(x) (``skip=True``) or F(x) (``skip=False``); ``p = (w1, w2)``."""
+    check_real("x", x)
+    check_width("x", x, p[0].shape[-1], "the block's input width")
+    check_scalar("alpha", alpha)
     f = residual_branch(p[0], p[1], x)
     return x + alpha * f if skip else f
 
@@ -88,6 +92,7 @@ def residual_block(p, x, alpha, skip: bool = True):
 def _check_params(params, x):
     if not isinstance(params, ResNet):
         raise TypeError(f"params: expected a ResNet (from init_resnet), got {type(params).__name__}.")
+    check_real("x", x)
     n = params.w1.shape[-1]
     if jnp.ndim(x) < 1 or jnp.shape(x)[-1] != n:
         raise ValueError(f"x: expected shape [..., {n}], got {jnp.shape(x)}.")
@@ -104,6 +109,7 @@ def resnet_apply(params: ResNet, x: Float[Array, "... n"], alpha: ArrayLike = 1.
       skip: include the identity path.
     """
     _check_params(params, x)
+    check_scalar("alpha", alpha)
     alpha = jnp.asarray(alpha, x.dtype)
     return lax.scan(lambda h, p: (residual_block(p, h, alpha, skip), None), x,
                     (params.w1, params.w2))[0]
@@ -180,6 +186,7 @@ def resnet_log_gain(params: ResNet, x: Float[Array, " n"], v: Float[Array, " n"]
     _check_params(params, x)
     if jnp.shape(v) != jnp.shape(x):
         raise ValueError(f"v: expected shape {jnp.shape(x)} like x, got {jnp.shape(v)}.")
+    check_scalar("alpha", alpha)
     alpha = jnp.asarray(alpha, x.dtype)
     return stack_tangent_flow(lambda p, z: residual_block(p, z, alpha, skip),
                               (params.w1, params.w2), x, v)
