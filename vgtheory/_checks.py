@@ -15,10 +15,10 @@ def check_scalar(name: str, value, *, nonneg: bool = False, positive: bool = Fal
     """Rejects NaN/±inf (and negative or non-positive values when asked) of a concrete scalar."""
     try:
         v = float(value)
-    except (TypeError, jax.errors.ConcretizationTypeError):
-        if isinstance(value, jax.core.Tracer):
-            return
-        raise TypeError(f"{name}: expected a real number, got {value!r}.") from None
+    except jax.errors.ConcretizationTypeError:
+        return  # traced: a sweep inside the caller's jit
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a real number, got {value!r:.80}.") from None
     if not math.isfinite(v) or (nonneg and v < 0) or (positive and v <= 0):
         want = "a positive" if positive else "a non-negative" if nonneg else "a"
         raise ValueError(f"{name}: expected {want} finite number, got {v}.")
