@@ -35,9 +35,9 @@ from _common import timed  # noqa: E402
 HI = jax.lax.Precision.HIGHEST
 
 
-def peak(n, repeats):
+def peak(n, repeats, precision=HI):
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    f = jax.jit(lambda x: jnp.matmul(x, x, precision=HI))
+    f = jax.jit(lambda x: jnp.matmul(x, x, precision=precision))
     _, t, _ = timed(f, a, repeats=repeats)
     return 2 * n**3 / t
 
@@ -64,6 +64,12 @@ def main():
     fp32_peak = peak(pn, args.repeats)
     rows.append((f"peak: {pn}³ f32 matmul, highest", 2 * pn**3 / fp32_peak, None, "", "",
                  f"{fp32_peak / 1e12:.1f} TFLOP/s"))
+    try:  # float32-accurate matmul on tensor cores (three TF32 passes), where implemented
+        x3 = peak(pn, args.repeats, jax.lax.DotAlgorithmPreset.TF32_TF32_F32_X3)
+        rows.append((f"peak: {pn}³ f32 matmul, 3×TF32", 2 * pn**3 / x3, None, "", "",
+                     f"{x3 / 1e12:.1f} TFLOP/s = {x3 / fp32_peak:.2f}× the float32 peak"))
+    except Exception as e:
+        rows.append((f"peak: {pn}³ 3×TF32", float("nan"), None, "", "", f"unsupported here: {str(e)[:90]}"))
 
     act = vg.activation("tanh")
     keys = jax.random.split(jax.random.key(1), E)
@@ -76,14 +82,58 @@ def main():
         return jax.vmap(lambda p, x: vg.input_jacobian(lambda z: vg.mlp_apply(p, z, act), x,
                                                        mode="fwd"))(p, x)
 
-    def jac_scan(p, x):
-        return jax.vmap(lambda p, x: vg.mlp_jacobian(p, x, act))(p, x)
+    def chain(order, precision):
+        return lambda p, x: jax.vmap(lambda p, x: vg.mlp_jacobian(p, x, act, precision, order))(p, x)
 
-    J = None
-    for name, fn in (("W1 vmap(jacfwd), highest", jac_fwd), ("W1 explicit D·W scan", jac_scan)):
-        J, t, c = timed(jax.jit(fn), params, x, repeats=args.repeats)
-        rows.append((name, t, c, "", "", f"{jflops / t / fp32_peak:.0%} of fp32 peak"))
-    t_w1 = min(r[1] for r in rows[1:])
+    # float64 reference Jacobians (same networks), for the accuracy of every W1 row
+    p64 = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64), params)
+    J64 = np.asarray(jax.jit(chain("sequential", HI))(p64, x.astype(jnp.float64)))
+
+    def jac_err(J):
+        d = np.linalg.norm(np.asarray(J, np.float64) - J64, axis=(1, 2)) / np.linalg.norm(J64, axis=(1, 2))
+        return f"{d.max():.1e} (‖J−J64‖/‖J64‖)"
+
+    P = jax.lax.DotAlgorithmPreset
+
+    def split_tf32(a, b):  # hand-written 3×TF32: a·b ≈ a_hi b_hi + a_hi b_lo + a_lo b_hi
+        def hi(m):
+            return jax.lax.bitcast_convert_type(
+                jax.lax.bitcast_convert_type(m, jnp.uint32) & jnp.uint32(0xFFFFE000), jnp.float32)
+        ah, bh = hi(a), hi(b)
+        mm = lambda u, v: jnp.matmul(u, v, precision=P.TF32_TF32_F32)
+        return mm(ah, bh) + (mm(ah, b - bh) + mm(a - ah, bh))
+
+    def manual(p, x):
+        def one(p, x):
+            js = vg.layer_jacobians(p, x, act)
+            return jax.lax.scan(lambda J, M: (split_tf32(M, J), None), js[0], js[1:])[0]
+        return jax.vmap(one)(p, x)
+
+    w1 = [("W1 vmap(jacfwd), highest", jac_fwd, True),
+          ("W1 D·W chain, sequential, highest", chain("sequential", HI), True),
+          ("W1 D·W chain, tree, highest", chain("tree", HI), True),
+          ("W1 D·W chain, sequential, 3×TF32 (DotAlgorithmPreset.TF32_TF32_F32_X3)",
+           chain("sequential", P.TF32_TF32_F32_X3), False),
+          ("W1 D·W chain, tree, 3×TF32", chain("tree", P.TF32_TF32_F32_X3), False),
+          ("W1 D·W chain, sequential, hand-split 3×TF32 (3 TF32_TF32_F32 matmuls)", manual, False),
+          ("W1 D·W chain, sequential, 6×BF16 (BF16_BF16_F32_X6)", chain("sequential", P.BF16_BF16_F32_X6), False),
+          ("W1 D·W chain, sequential, 9×BF16 (BF16_BF16_F32_X9)", chain("sequential", P.BF16_BF16_F32_X9), False)]
+    J, t_w1 = None, float("inf")
+    for name, fn, exact in w1:
+        try:
+            out, t, c = timed(jax.jit(fn), params, x, repeats=args.repeats)
+        except Exception as e:  # an algorithm preset this backend does not implement
+            rows.append((name, float("nan"), None, "", "", f"unsupported here: {str(e)[:90]}"))
+            print(' | '.join(str(v) for v in rows[-1]), flush=True)
+            continue
+        rows.append((name, t, c, jac_err(out), "", f"{jflops / t / fp32_peak:.0%} of fp32 peak"))
+        print(' | '.join(str(v) for v in rows[-1]), flush=True)
+        if exact:
+            if t < t_w1:
+                t_w1 = t
+            J = out if J is None else J
+    rows.extend(torch_w1(params, x, J64, args.repeats, jflops, fp32_peak))
+    print(' | '.join(str(v) for v in rows[-1]), flush=True)
 
     t0 = time.perf_counter()
     ref = np.linalg.svd(np.asarray(J, np.float64), compute_uv=False)
@@ -163,6 +213,45 @@ def main():
         path = args.results or __file__.replace("bench_spectra.py", "RESULTS.md")
         with open(path, "a") as f:
             f.write("\n" + table)
+
+
+def torch_w1(params, x, J64, repeats, jflops, fp32_peak):
+    """PyTorch: the same D·W chain with ``torch.bmm`` in true float32 (TF32 off)."""
+    try:
+        import torch
+    except ImportError:
+        return [("W1 PyTorch bmm chain", float("nan"), None, "", "", "torch not importable")]
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.backends.cuda.matmul.allow_tf32 = False
+    W = torch.from_numpy(np.asarray(params.weights)).to(dev)
+    b = torch.from_numpy(np.asarray(params.biases)).to(dev)
+    x0 = torch.from_numpy(np.asarray(x)).to(dev)
+
+    def run():
+        h, J = x0, None
+        for l in range(W.shape[1]):
+            a = torch.einsum("eij,ej->ei", W[:, l], h) + b[:, l]
+            t = torch.tanh(a)
+            Jl = (1 - t * t)[:, :, None] * W[:, l]
+            J = Jl if J is None else torch.bmm(Jl, J)
+            h = t
+        if dev == "cuda":
+            torch.cuda.synchronize()
+        return J
+
+    t0 = time.perf_counter()
+    run()
+    c = time.perf_counter() - t0
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        J = run()
+        ts.append(time.perf_counter() - t0)
+    t = statistics.median(ts)
+    J = J.cpu().numpy().astype(np.float64)
+    d = np.linalg.norm(J - J64, axis=(1, 2)) / np.linalg.norm(J64, axis=(1, 2))
+    return [("W1 PyTorch bmm chain, float32 (TF32 off)", t, max(c - t, 0.0),
+             f"{d.max():.1e} (‖J−J64‖/‖J64‖)", "", f"{jflops / t / fp32_peak:.0%} of fp32 peak")]
 
 
 def vg_auto(J):

@@ -33,10 +33,25 @@ def test_jacobian_four_ways(act, depth, n, seed, equal):
     j_rev = jax.jit(lambda x: vg.input_jacobian(f, x, "rev"))(x)
     j_fwd = jax.jit(lambda x: vg.input_jacobian(f, x, "fwd"))(x)
     j_chain = jax.jit(lambda x: vg.mlp_jacobian(p, x, act))(x)
+    j_tree = jax.jit(lambda x: vg.mlp_jacobian(p, x, act, order="tree"))(x)
     np.testing.assert_allclose(j_rev, j_fwd, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(j_chain, j_rev, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(j_tree, j_rev, rtol=1e-10, atol=1e-12)
     if act not in ("relu", "leaky_relu", "prelu", "hard_tanh", "elu"):  # kinks: FD only where smooth
         np.testing.assert_allclose(_finite_differences(f, x), j_rev, rtol=1e-5, atol=1e-7)
+
+
+@settings(max_examples=15, deadline=None)
+@given(length=st.integers(1, 17), n=st.integers(1, 5), seed=st.integers(0, 2**16))
+def test_chain_product_orders_match_numpy(length, n, seed):
+    """Both orders equal the float64 NumPy product M_L ⋯ M_1 (later factors on the left)."""
+    mats = np.random.default_rng(seed).normal(size=(length, n, n)) / np.sqrt(n)
+    ref = np.eye(n)
+    for m in mats:
+        ref = m @ ref
+    for order in ("sequential", "tree"):
+        out = jax.jit(lambda m: vg.chain_product(m, order=order))(jnp.asarray(mats))
+        np.testing.assert_allclose(out, ref, rtol=1e-11, atol=1e-12 * max(1.0, np.abs(ref).max()))
 
 
 def test_jacobian_operator_matches_dense(key):

@@ -31,6 +31,7 @@ from ._jacobian import jacobian_operator as jacobian_operator
 from ._jacobian import JacobianOperator as JacobianOperator
 from ._jacobian import layer_jacobians as layer_jacobians
 from ._jacobian import mlp_jacobian as mlp_jacobian
+from ._jacobian import chain_product as chain_product
 from ._jacobian import gradient_flow as gradient_flow
 from ._jacobian import GradientFlow as GradientFlow
 

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._checks import check_real
 from ._mlp import MLP, _as_activation, _check_input, dense, preactivations
 
 
@@ -88,18 +89,52 @@ def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: str = "
     return [act.deriv(h)[:, None] * w for h, w in zip(hs, params.weights)]
 
 
-def mlp_jacobian(params: MLP, x: Float[Array, " n0"], act, precision: str = "highest") -> Float[Array, "nL n0"]:
-    """End-to-end Jacobian by the explicit chain J = D_L W_L ⋯ D_1 W_1 (a scan of matmuls).
+def chain_product(mats: Float[Array, "L n n"], precision="highest", order: str = "sequential"
+                  ) -> Float[Array, "n n"]:
+    """The ordered product M_L ⋯ M_2 M_1 of a stack ``mats[l−1] = M_l`` (L − 1 matmuls).
+
+    Args:
+      mats: ``[L, n, n]``, L ≥ 1.
+      precision: anything ``jnp.matmul`` takes: ``"highest"`` (true float32 on GPUs),
+        or a ``jax.lax.DotAlgorithmPreset`` such as ``TF32_TF32_F32_X3`` (float32 accuracy
+        from three TF32 tensor-core passes, where the backend supports it).
+      order: ``"sequential"`` (a scan: J ← M_l J, one n×n×n matmul per step) or
+        ``"tree"`` (pairwise: ⌈log₂ L⌉ rounds of batched matmuls, each round halving the
+        stack — the same L − 1 products, in fewer and larger kernels).
+
+    Returns:
+      ``[n, n]``. The two orders agree up to floating-point reassociation.
+    """
+    if order not in ("sequential", "tree"):
+        raise ValueError(f"order: expected 'sequential' or 'tree', got {order!r}.")
+    if jnp.ndim(mats) != 3 or mats.shape[0] < 1 or mats.shape[1] != mats.shape[2]:
+        raise ValueError(f"mats: expected a stack of square matrices [L, n, n] with L ≥ 1, "
+                         f"got shape {jnp.shape(mats)}.")
+    check_real("mats", mats)
+    if order == "sequential":
+        return jax.lax.scan(lambda J, M: (jnp.matmul(M, J, precision=precision), None),
+                            mats[0], mats[1:])[0]
+    while mats.shape[0] > 1:  # static: the stack length is a Python int
+        odd = mats[-1:] if mats.shape[0] % 2 else mats[:0]
+        pairs = jnp.matmul(mats[1::2], mats[0:mats.shape[0] - mats.shape[0] % 2:2], precision=precision)
+        mats = jnp.concatenate([pairs, odd], axis=0)
+    return mats[0]
+
+
+def mlp_jacobian(params: MLP, x: Float[Array, " n0"], act, precision="highest",
+                 order: str = "sequential") -> Float[Array, "nL n0"]:
+    """End-to-end Jacobian by the explicit chain J = D_L W_L ⋯ D_1 W_1.
 
     Independent of autodiff; used as a reference for ``input_jacobian`` and as the fast
-    batched path (one n×n×n matmul per layer).
+    batched path (L − 1 matmuls of n×n×n; see :func:`chain_product` for ``precision`` and
+    ``order``).
     """
     act = _as_activation(act)
     js = layer_jacobians(params, x, act, precision)
     if params.stacked:
-        n = js.shape[-1]
-        eye = jnp.eye(n, dtype=js.dtype)
-        return jax.lax.scan(lambda J, Jl: (jnp.matmul(Jl, J, precision=precision), None), eye, js)[0]
+        return chain_product(js, precision, order)
+    if order not in ("sequential", "tree"):
+        raise ValueError(f"order: expected 'sequential' or 'tree', got {order!r}.")
     J = js[0]
     for Jl in js[1:]:
         J = jnp.matmul(Jl, J, precision=precision)
