@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import erf as _erf
 
+from ._checks import check_scalar
+
 
 @dataclasses.dataclass(frozen=True)
 class Activation:
@@ -74,13 +76,15 @@ def _make(name: str, **params) -> Activation:
         return Activation("relu", jax.nn.relu, lambda a: _step(a, 0.0), 1.0)
     if name in ("leaky_relu", "prelu"):
         key = "alpha" if name == "leaky_relu" else "a"
-        s = float(p.pop(key, 0.01 if name == "leaky_relu" else 0.25))
+        s = p.pop(key, 0.01 if name == "leaky_relu" else 0.25)
+        check_scalar(key, s, nonneg=name == "leaky_relu")  # PReLU's slope may be negative
+        s = float(s)
         return Activation(f"{name}({s:g})", lambda a: jnp.where(a > 0, a, s * a),
                           lambda a: _step(a, s), max(1.0, abs(s)))
     if name == "elu":
-        al = float(p.pop("alpha", 1.0))
-        if al < 0:
-            raise ValueError(f"alpha: expected a non-negative ELU scale, got {al}.")
+        al = p.pop("alpha", 1.0)
+        check_scalar("alpha", al, nonneg=True)
+        al = float(al)
         return Activation(f"elu({al:g})", lambda a: jnp.where(a > 0, a, al * jnp.expm1(jnp.minimum(a, 0))),
                           lambda a: jnp.where(a > 0, 1.0, al * jnp.exp(jnp.minimum(a, 0))).astype(a.dtype),
                           max(1.0, al))
@@ -113,7 +117,8 @@ def activation(name: str | Activation, **params) -> Activation:
       An :class:`Activation`.
 
     Raises:
-      ValueError: unknown name or an unused/invalid parameter.
+      ValueError: unknown name, an unused parameter, a NaN/inf parameter, or a negative
+        ``alpha`` (leaky_relu, elu). TypeError: ``name`` or a parameter of the wrong type.
 
     Example:
       >>> import jax.numpy as jnp

@@ -32,7 +32,7 @@ from jaxtyping import Array, Float
 
 from ._norm import layer_norm
 from ._checks import check_real
-from ._residual import _check_int
+from ._residual import _check_finite_nonzero, _check_int
 
 HIGHEST = lax.Precision.HIGHEST
 VARIANTS = ("pure", "skip", "skip_ln", "ln")
@@ -95,6 +95,11 @@ def attention_block(p, x, variant: str = "pure"):
 def rank_one_residual(x: Float[Array, "... T d"]) -> Float[Array, "..."]:
     """res(X) = ‖X − 1x̄ᵀ‖_F/‖X‖_F, the relative distance from "all tokens equal".
 
+    Raises:
+      TypeError: ``x`` not real. ValueError: ``x`` not ``[..., T, d]``, or a concrete ``x``
+      holding a zero (or non-finite) token matrix, for which res is undefined (0/0; under
+      ``jit`` such a matrix gives NaN).
+
     Example:
       >>> import jax.numpy as jnp
       >>> float(rank_one_residual(jnp.ones((3, 2))))
@@ -103,6 +108,7 @@ def rank_one_residual(x: Float[Array, "... T d"]) -> Float[Array, "..."]:
     check_real("x", x)
     if jnp.ndim(x) < 2:
         raise ValueError(f"x: expected a token matrix [..., T, d], got shape {jnp.shape(x)}.")
+    _check_finite_nonzero("x", x, axis=(-2, -1), what="token matrix")
     r = x - jnp.mean(x, axis=-2, keepdims=True)
     return jnp.sqrt(jnp.sum(r * r, axis=(-2, -1)) / jnp.sum(x * x, axis=(-2, -1)))
 

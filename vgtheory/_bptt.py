@@ -16,7 +16,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
+from ._checks import check_vector
 from ._lyapunov import acc_dtype
+from ._residual import _check_finite_nonzero
 
 
 class BPTTResult(NamedTuple):
@@ -58,8 +60,11 @@ def bptt_gradient_norms(
       :class:`BPTTResult` in ``h0``'s dtype (sums accumulated in float64 under x64).
 
     Raises:
-      ValueError: bad ``steps``, ``h0``, ``inputs``, ``cotangent`` or a ``step`` whose
-        output shape differs from the state's.
+      TypeError: ``step`` not callable; ``h0`` or ``cotangent`` not real floating.
+      ValueError: bad ``steps``, ``h0``, ``inputs``, ``cotangent`` (wrong shape; zero or
+        non-finite when concrete), a ``step`` that fails on a state shaped like ``h0`` or
+        whose output shape or dtype differs from the state's. A non-finite trajectory (or,
+        under ``jit``, a zero cotangent) is flagged by ``finite = False``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -67,10 +72,11 @@ def bptt_gradient_norms(
       >>> [round(float(v), 4) + 0.0 for v in r.log_norms]
       [-2.7726, -2.0794, -1.3863, -0.6931, 0.0]
     """
-    if not isinstance(steps, int) or steps < 1:
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise ValueError(f"steps: expected a Python int ≥ 1, got {steps!r}.")
-    if jnp.ndim(h0) != 1:
-        raise ValueError(f"h0: expected a state vector [N], got shape {jnp.shape(h0)}.")
+    if not callable(step):
+        raise TypeError(f"step: expected a callable step(params, h, x), got {type(step).__name__}.")
+    check_vector("h0", h0)
     n = jnp.shape(h0)[0]
     x0 = None
     if inputs is not None:
@@ -78,15 +84,23 @@ def bptt_gradient_norms(
             raise ValueError(f"inputs: expected a leading time axis of length steps={steps}, "
                              f"got shape {jnp.shape(inputs)}.")
         x0 = jax.ShapeDtypeStruct(jnp.shape(inputs)[1:], jnp.result_type(inputs))
-    out = jax.eval_shape(step, params, jax.ShapeDtypeStruct((n,), jnp.result_type(h0)), x0)
-    if getattr(out, "shape", None) != (n,):
-        raise ValueError(f"step: its output must have the state's shape {(n,)}, got "
-                         f"{getattr(out, 'shape', type(out).__name__)}.")
     dtype = jnp.result_type(h0)
+    try:
+        out = jax.eval_shape(step, params, jax.ShapeDtypeStruct((n,), dtype), x0)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"h0: step(params, h, x) failed for a state h of shape {(n,)} {dtype} "
+                         f"(h0's; check h0 against params and step): {e}") from None
+    if getattr(out, "shape", None) != (n,) or getattr(out, "dtype", None) != dtype:
+        got = (out.shape, out.dtype) if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(f"step: its output must have the state's shape and dtype {((n,), dtype)}, "
+                         f"got {got}.")
     acc = acc_dtype()
-    g = (jnp.ones((n,), dtype) / jnp.sqrt(jnp.asarray(n, dtype))) if cotangent is None else jnp.asarray(cotangent, dtype)
-    if g.shape != (n,):
-        raise ValueError(f"cotangent: expected shape {(n,)}, got {g.shape}.")
+    if cotangent is None:
+        g = jnp.ones((n,), dtype) / jnp.sqrt(jnp.asarray(n, dtype))
+    else:
+        check_vector("cotangent", cotangent, n)
+        _check_finite_nonzero("cotangent", cotangent, what="cotangent")
+        g = jnp.asarray(cotangent, dtype)
     with jax.default_matmul_precision(precision):
         def fwd(h, x):
             return step(params, h, x), h

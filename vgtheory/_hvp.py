@@ -74,7 +74,7 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree) -> PyTree:
       ``∇²L(θ) v`` as a pytree shaped like ``params``.
 
     Raises:
-      TypeError: if the loss is not a floating scalar.
+      TypeError: if the loss is not a floating scalar, or ``v`` is complex (or boolean).
       ValueError: if ``v`` does not match ``params``.
 
     Example:
@@ -85,6 +85,10 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree) -> PyTree:
     """
     check_scalar_loss(loss_fn, params)
     check_same_tree("v", v, params)
+    for leaf in jax.tree_util.tree_leaves(v):
+        dt = jnp.result_type(leaf)
+        if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
+            raise TypeError(f"v: expected a real tangent (floating leaves), got dtype {dt}.")
     v = jax.tree_util.tree_map(lambda a, p: jnp.asarray(a, jnp.result_type(p)), v, params)
     return jax.jvp(jax.grad(loss_fn), (params,), (v,))[1]
 

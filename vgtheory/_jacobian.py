@@ -195,6 +195,8 @@ def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Arr
     L_out = params.weights.shape[1] if params.stacked else params.weights[-1].shape[0]
     if jnp.shape(cotangent) != (L_out,):
         raise ValueError(f"cotangent: expected shape ({L_out},) to match the output, got {jnp.shape(cotangent)}.")
+    if jnp.issubdtype(jnp.result_type(cotangent), jnp.complexfloating):
+        raise TypeError(f"cotangent: expected a real vector, got dtype {jnp.result_type(cotangent)}.")
     hs, xs = _layer_inputs(params, x, act, precision)
     dtype = jnp.result_type(x, params.weights if params.stacked else params.weights[0])
     g0 = jnp.asarray(cotangent, dtype)

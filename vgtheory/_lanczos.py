@@ -24,7 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from ._checks import check_scalar
 from ._hvp import hessian_operator
+from ._residual import _check_finite_nonzero
 
 Which = Literal["largest", "smallest", "largest_magnitude"]
 _HI = jax.lax.Precision.HIGHEST
@@ -82,6 +84,23 @@ def _check_int(name: str, value, lo: int, hi: int) -> None:
         raise ValueError(f"{name}: expected an integer in [{lo}, {hi}], got {value!r}.")
 
 
+def _check_matvec(matvec, d: int, dtype, source: str = "v0") -> None:
+    """``matvec`` callable, mapping a real ``[d]`` vector (``d`` from ``source``) to ``[d]``."""
+    if not callable(matvec):
+        raise TypeError(f"matvec: expected a callable linear map [d] -> [d], got {type(matvec).__name__}.")
+    spec = jax.ShapeDtypeStruct((d,), dtype)
+    try:
+        out = jax.eval_shape(matvec, spec)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"matvec: calling it on a vector of shape ({d},) {jnp.dtype(dtype)} (d from "
+                         f"{source}) failed: {e}") from None
+    if getattr(out, "shape", None) != (d,):
+        got = getattr(out, "shape", type(out).__name__)
+        raise ValueError(f"matvec: expected an output of shape ({d},) (d from {source}), got {got}.")
+    if jnp.issubdtype(out.dtype, jnp.complexfloating):
+        raise TypeError(f"matvec: expected a real symmetric map, got a {out.dtype} output.")
+
+
 def _orth(basis, w):
     """Removes from ``w`` its components along the rows of ``basis`` (twice)."""
     for _ in range(2):
@@ -101,10 +120,17 @@ def lanczos_tridiag(
 
     Returns:
       A :class:`Tridiagonal` with ``T = basisᵀ-projected operator`` (``Q A Qᵀ`` tridiagonal).
+
+    Raises:
+      ValueError: ``v0`` not a real vector, or (when concrete) zero or non-finite (under
+        ``jit`` such a ``v0`` gives NaN); ``num_iters`` outside [1, d]; ``matvec`` failing
+        on or not returning a ``[d]`` vector. TypeError: ``matvec`` not callable.
     """
     _check_vector("v0", v0)
     d = v0.shape[0]
     _check_int("num_iters", num_iters, 1, d)
+    _check_matvec(matvec, d, v0.dtype)
+    _check_finite_nonzero("v0", v0, what="start vector")
     dtype = v0.dtype
     eps = jnp.finfo(dtype).eps
     q0 = v0 / jnp.linalg.norm(v0)
@@ -140,6 +166,9 @@ def _host_tridiag_eigh(alpha, beta):
     alpha = np.asarray(alpha, np.float64)
     off = np.asarray(beta, np.float64)[:-1]
     t = np.diag(alpha) + np.diag(off, 1) + np.diag(off, -1)
+    if not np.all(np.isfinite(t)):  # NaN in, NaN out (never raise inside XLA)
+        m = alpha.shape[0]
+        return np.full((m,), np.nan), np.full((m, m), np.nan)
     w, s = np.linalg.eigh(t)
     return w, s
 
@@ -152,9 +181,22 @@ def tridiag_eigh(alpha: Float[Array, " m"], beta: Float[Array, " m"]):
 
     Returns:
       ``(theta [m] ascending, S [m, m])`` with ``T = S diag(θ) Sᵀ``; float64 when x64 is
-      enabled, otherwise rounded to the input dtype after the float64 solve.
+      enabled, otherwise rounded to the input dtype after the float64 solve. NaN throughout
+      when ``alpha`` or ``beta[:-1]`` holds NaN/inf.
+
+    Raises:
+      ValueError: ``alpha`` not a vector ``[m]`` or ``beta`` not of shape ``[m]``.
+      TypeError: non-floating ``alpha`` or ``beta``.
     """
+    alpha, beta = jnp.asarray(alpha), jnp.asarray(beta)
+    _check_vector("alpha", alpha)
     m = alpha.shape[-1]
+    _check_vector("beta", beta)
+    if jnp.shape(beta) != (m,):
+        raise ValueError(f"beta: expected shape ({m},) like alpha (last entry ignored), got "
+                         f"{jnp.shape(beta)}.")
+    if m < 1:
+        raise ValueError("alpha: expected at least one diagonal entry, got shape (0,).")
     out_dtype = jnp.float64 if jax.config.jax_enable_x64 else alpha.dtype
     shapes = (jax.ShapeDtypeStruct((m,), out_dtype), jax.ShapeDtypeStruct((m, m), out_dtype))
 
@@ -198,7 +240,9 @@ def lanczos_eigh(
       float64 in any case).
 
     Raises:
-      ValueError: for k ≥ d, unknown ``which``, or m outside [k, d].
+      ValueError: for k ≥ d, unknown ``which``, m outside [k, d], a negative or
+        non-finite ``tol``, or the ``v0``/``matvec`` problems of :func:`lanczos_tridiag`.
+        Under ``jit`` a zero ``v0`` gives NaN values with ``converged`` all False.
 
     Example:
       >>> import jax, jax.numpy as jnp
@@ -217,6 +261,8 @@ def lanczos_eigh(
         raise ValueError(f"k: expected an integer with 1 ≤ k < dimension d={d}, got {k!r}.")
     m = min(d, max(2 * k + 20, 40)) if num_iters is None else num_iters
     _check_int("num_iters", m, k, d)
+    if tol is not None:
+        check_scalar("tol", tol, nonneg=True)
     tri = lanczos_tridiag(matvec, v0, m)
     theta, s = tridiag_eigh(tri.alpha, tri.beta)
     sel = _select(theta, k, which)
@@ -245,9 +291,14 @@ def power_iteration(
     Returns:
       :class:`PowerResult` (value, unit vector, ``[t]`` Rayleigh-quotient history, residual
       ‖A v − θ v‖ of the final pair).
+
+    Raises:
+      ValueError: as :func:`lanczos_tridiag` for ``v0`` and ``matvec``; ``num_iters < 1``.
     """
     _check_vector("v0", v0)
     _check_int("num_iters", num_iters, 1, 10**9)
+    _check_matvec(matvec, v0.shape[0], v0.dtype)
+    _check_finite_nonzero("v0", v0, what="start vector")
     v = v0 / jnp.linalg.norm(v0)
 
     def step(v, _):

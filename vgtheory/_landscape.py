@@ -24,13 +24,62 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
+from ._checks import check_scalar
 from ._hvp import check_same_tree, check_scalar_loss, dense_hessian, hessian_operator
 from ._lanczos import lanczos_eigh
 
 _HI = jax.lax.Precision.HIGHEST
 PyTree = Any
+
+
+# --- argument checks (shapes and concrete values at trace time; traced values pass) --------
+
+
+def _check_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` must be a Python/NumPy int ≥ ``minimum`` (a static count: steps, iterations)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int ≥ {minimum}, got {value!r:.80}.")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int ≥ {minimum}, got {value}.")
+    return int(value)
+
+
+def _concrete(x) -> np.ndarray | None:
+    """NumPy value of ``x``, or None when it is traced (inside the caller's jit or vmap)."""
+    try:
+        return np.asarray(x)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        return None
+
+
+def _check_nonzero(name: str, tree) -> None:
+    """A concrete direction (array or pytree) must not be zero (its normalisation is 0/0)."""
+    leaves = [_concrete(x) for x in jax.tree_util.tree_leaves(tree)]
+    if leaves and all(v is not None and not np.any(v != 0) for v in leaves):
+        raise ValueError(f"{name}: expected a non-zero direction, got all zeros.")
+
+
+def _float_dtype(*xs):
+    """Common dtype of real arrays: floating stays (float32 in → float32 out), integers →
+    the default float; complex or non-numeric arrays are refused by the caller's checks."""
+    dt = jnp.result_type(*xs)
+    return dt if jnp.issubdtype(dt, jnp.floating) else jnp.result_type(dt, float)
+
+
+def _check_real_or_int(name: str, x) -> None:
+    dt = jnp.result_type(x)
+    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
+        raise TypeError(f"{name}: expected a real (floating or integer) array, got dtype {dt}.")
+
+
+def _check_optimizer(optimizer) -> None:
+    if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
+        raise TypeError(
+            f"optimizer: expected an optax.GradientTransformation (with init and update), "
+            f"got {optimizer!r:.80}."
+        )
 
 
 # --- small networks and data ---------------------------------------------------------
@@ -77,8 +126,15 @@ def regression_data(key: Array, n: int, d_in: int, dtype=None):
 
 
 def gd_train(loss_fn: Callable, params: PyTree, eta, num_steps: int):
-    """Full-batch GD (``optax.sgd``) for ``num_steps``; returns ``(params, losses [T])``."""
+    """Full-batch GD (``optax.sgd``) for ``num_steps``; returns ``(params, losses [T])``.
+
+    Raises:
+      ValueError: ``num_steps`` < 1, a concrete ``eta`` that is not a positive finite number.
+      TypeError: ``loss_fn`` not a scalar loss of ``params``.
+    """
     check_scalar_loss(loss_fn, params)
+    num_steps = _check_int("num_steps", num_steps)
+    check_scalar("eta", eta, positive=True)
     opt = optax.sgd(eta)
 
     def step(carry, _):
@@ -111,9 +167,18 @@ def train_to_minimum(
     each clipped to norm ``max_step`` (a trust region; dense H, so small models only), then
     converge quadratically to it. The returned
     certificate (gradient norm, λ_min ≥ −tolerance) says whether it is a minimum.
+
+    Raises:
+      ValueError: ``num_gd`` or ``num_newton`` negative, a concrete ``eta`` or ``max_step``
+        that is not a positive finite number.
     """
     check_scalar_loss(loss_fn, params)
-    params, _ = gd_train(loss_fn, params, eta, num_gd)
+    num_gd = _check_int("num_gd", num_gd, 0)
+    num_newton = _check_int("num_newton", num_newton, 0)
+    check_scalar("eta", eta, positive=True)
+    check_scalar("max_step", max_step, positive=True)
+    if num_gd:
+        params, _ = gd_train(loss_fn, params, eta, num_gd)
     flat, unravel = ravel_pytree(params)
     f = lambda z: loss_fn(unravel(z))
 
@@ -139,10 +204,25 @@ def train_to_minimum(
 def gd_quadratic(
     hessian: Float[Array, "d d"], x0: Float[Array, " d"], eta, num_steps: int
 ) -> Float[Array, "t d"]:
-    """GD iterates on ``L(x) = ½ xᵀHx``: ``x_{t+1} = x_t − η H x_t``; returns ``[T+1, d]``."""
-    h = jnp.asarray(hessian)
-    if h.ndim != 2 or h.shape[0] != h.shape[1] or jnp.shape(x0) != h.shape[:1]:
-        raise ValueError(f"hessian, x0: expected [d, d] and [d], got {h.shape} and {jnp.shape(x0)}.")
+    """GD iterates on ``L(x) = ½ xᵀHx``: ``x_{t+1} = x_t − η H x_t``; returns ``[T+1, d]``.
+
+    Integer ``hessian``/``x0`` are promoted to the default float; otherwise the dtype of
+    ``hessian`` and ``x0`` is kept (``eta`` is cast to it).
+
+    Raises:
+      ValueError: ``hessian`` not square, ``x0`` not ``[d]``, ``num_steps`` < 1, a concrete
+        ``eta`` that is not a positive finite number.
+      TypeError: complex or non-numeric ``hessian`` or ``x0``.
+    """
+    h, x0 = jnp.asarray(hessian), jnp.asarray(x0)
+    _check_real_or_int("hessian", h)
+    _check_real_or_int("x0", x0)
+    if h.ndim != 2 or h.shape[0] != h.shape[1] or x0.shape != h.shape[:1]:
+        raise ValueError(f"hessian, x0: expected [d, d] and [d], got {h.shape} and {x0.shape}.")
+    num_steps = _check_int("num_steps", num_steps)
+    check_scalar("eta", eta, positive=True)
+    dt = _float_dtype(h, x0)
+    h, x0, eta = h.astype(dt), x0.astype(dt), jnp.asarray(eta, dt)
 
     def step(x, _):
         x = x - eta * jnp.matmul(h, x, precision=_HI)
@@ -153,8 +233,29 @@ def gd_quadratic(
 
 
 def direction_rate(traj: Float[Array, "t d"], direction: Float[Array, " d"]) -> Float[Array, ""]:
-    """Geometric-mean per-step factor ``|p_T/p_0|^{1/T}`` of the projection ``p_t = ⟨x_t, v⟩``."""
+    """Geometric-mean per-step factor ``|p_T/p_0|^{1/T}`` of the projection ``p_t = ⟨x_t, v⟩``.
+
+    Args:
+      traj: ``[T+1, d]`` iterates x_0..x_T (T ≥ 1), e.g. from :func:`gd_quadratic`.
+      direction: ``[d]`` non-zero direction v.
+
+    Raises:
+      ValueError: ``traj`` not ``[T+1, d]`` with T ≥ 1, ``direction`` not ``[d]``, a concrete
+        zero ``direction``, or concrete inputs with p_0 = 0 (the rate is undefined).
+      TypeError: complex or non-numeric inputs.
+    """
+    _check_real_or_int("traj", traj)
+    if jnp.ndim(traj) != 2 or jnp.shape(traj)[0] < 2:
+        raise ValueError(f"traj: expected iterates [T+1, d] with T ≥ 1, got shape {jnp.shape(traj)}.")
+    _check_real_or_int("direction", direction)
+    if jnp.shape(direction) != jnp.shape(traj)[1:]:
+        raise ValueError(f"direction: expected shape [{jnp.shape(traj)[1]}] (traj is [T+1, d]), "
+                         f"got {jnp.shape(direction)}.")
+    _check_nonzero("direction", direction)
     p = jnp.matmul(traj, direction, precision=_HI)
+    p0 = _concrete(p[0])
+    if p0 is not None and p0 == 0:
+        raise ValueError("traj: the start traj[0] is orthogonal to direction (p_0 = 0): no rate to measure.")
     t = traj.shape[0] - 1
     return jnp.exp((jnp.log(jnp.abs(p[-1])) - jnp.log(jnp.abs(p[0]))) / t)
 
@@ -168,9 +269,21 @@ def perturbation_rate(
     ``Δ_t`` the difference of the two trajectories (this cancels the residual gradient at
     θ*). For an eigenvector v of H(θ*) with eigenvalue λ the linearisation predicts
     |1 − ηλ|; the nonlinear correction is O(ε).
+
+    Raises:
+      ValueError: ``direction`` not shaped like ``params`` or (concrete) zero,
+        ``num_steps`` < 1, a concrete ``eta`` or ``eps`` that is not a positive finite number
+        (traced ε = 0 or v = 0 inside the caller's jit give NaN: 0/0 has no rate).
+      TypeError: ``loss_fn`` not a scalar loss, complex ``direction``.
     """
     check_scalar_loss(loss_fn, params)
     check_same_tree("direction", direction, params)
+    for leaf in jax.tree_util.tree_leaves(direction):
+        _check_real_or_int("direction", leaf)
+    num_steps = _check_int("num_steps", num_steps)
+    check_scalar("eta", eta, positive=True)
+    check_scalar("eps", eps, positive=True)
+    _check_nonzero("direction", direction)
     flat, unravel = ravel_pytree(params)
     v = ravel_pytree(direction)[0].astype(flat.dtype)
     v = v / jnp.linalg.norm(v)
@@ -195,16 +308,28 @@ class NewtonGD(NamedTuple):
     gd_norm: Float[Array, ""]
     ratio: Float[Array, ""]
     curvature: Float[Array, ""]  # Rayleigh quotient gᵀHg/gᵀg along the gradient
+    finite: Bool[Array, ""]  # False at a stationary point (g = 0) or a singular H
 
 
 def newton_vs_gd(loss_fn: Callable, params: PyTree, eta) -> NewtonGD:
-    """Newton's step −H⁻¹g against GD's −ηg at ``params`` (small models; dense H)."""
+    """Newton's step −H⁻¹g against GD's −ηg at ``params`` (small models; dense H).
+
+    Raises:
+      ValueError: a concrete ``eta`` that is not a positive finite number.
+      TypeError: ``loss_fn`` not a scalar loss of ``params``.
+
+    Returns:
+      :class:`NewtonGD`; ``finite`` is False when a field is NaN/inf (g = 0: no direction
+      to compare; singular H: no Newton step).
+    """
+    check_scalar("eta", eta, positive=True)
     h = dense_hessian(loss_fn, params)
     g = ravel_pytree(jax.grad(loss_fn)(params))[0]
     dn = -jnp.linalg.solve(h, g)
     gn = jnp.linalg.norm(g)
     curv = jnp.vdot(g, jnp.matmul(h, g, precision=_HI), precision=_HI) / gn**2
-    return NewtonGD(jnp.linalg.norm(dn), eta * gn, jnp.linalg.norm(dn) / (eta * gn), curv)
+    out = (jnp.linalg.norm(dn), eta * gn, jnp.linalg.norm(dn) / (eta * gn), curv)
+    return NewtonGD(*out, jnp.all(jnp.isfinite(jnp.stack(jnp.broadcast_arrays(*out)))))
 
 
 # --- sharpness during training (edge of stability) -----------------------------------------
@@ -244,10 +369,17 @@ def sharpness_trajectory(
 
     Returns:
       :class:`SharpnessTrajectory` (``sharpness[i]`` is measured after ``steps[i]`` steps).
+
+    Raises:
+      ValueError: ``num_steps``, ``every`` or ``lanczos_iters`` < 1, ``num_steps`` not a
+        multiple of ``every``.
+      TypeError: ``optimizer`` not an optax transformation, ``loss_fn`` not a scalar loss.
     """
     check_scalar_loss(loss_fn, params)
-    if not (isinstance(every, int) and isinstance(num_steps, int) and every >= 1
-            and num_steps >= every and num_steps % every == 0):
+    _check_optimizer(optimizer)
+    num_steps, every = _check_int("num_steps", num_steps), _check_int("every", every)
+    lanczos_iters = _check_int("lanczos_iters", lanczos_iters)
+    if num_steps % every:
         raise ValueError(
             f"num_steps, every: expected positive ints with num_steps a multiple of every, "
             f"got {num_steps!r}, {every!r}."
@@ -283,13 +415,35 @@ def sharpness_trajectory(
 def optimizer_steps(
     optimizer: optax.GradientTransformation, grads: Float[Array, "t d"], params0: Float[Array, " d"]
 ) -> Float[Array, "t d"]:
-    """The updates Δθ_t an optax optimizer makes when fed the gradient sequence ``grads``."""
-    g = jnp.asarray(grads)
-    if g.ndim != 2 or g.shape[1:] != jnp.shape(params0):
+    """The updates Δθ_t an optax optimizer makes when fed the gradient sequence ``grads``.
+
+    Args:
+      optimizer: an ``optax.GradientTransformation``.
+      grads: ``[T, d]`` gradients fed at steps 1..T.
+      params0: ``[d]`` starting parameters (integers are promoted to the grads' float dtype).
+
+    Returns:
+      ``[T, d]`` updates Δθ_t.
+
+    Raises:
+      ValueError: ``grads`` not ``[T, d]``, ``params0`` not ``[d]``.
+      TypeError: complex or non-numeric arrays, ``optimizer`` not an optax transformation.
+    """
+    _check_optimizer(optimizer)
+    g, params0 = jnp.asarray(grads), jnp.asarray(params0)
+    _check_real_or_int("grads", g)
+    _check_real_or_int("params0", params0)
+    if g.ndim != 2:
+        raise ValueError(f"grads: expected shape [T, d], got {g.shape}.")
+    if params0.ndim != 1:
+        raise ValueError(f"params0: expected shape [d], got {params0.shape}.")
+    if g.shape[1] != params0.shape[0]:
         raise ValueError(
-            f"grads: expected shape [T, {jnp.shape(params0)[0] if jnp.ndim(params0) else '?'}], "
-            f"got {g.shape}."
+            f"params0, grads: params0 of shape {params0.shape} does not match grads of shape "
+            f"{g.shape} (expected [d] and [T, d])."
         )
+    dt = _float_dtype(g, params0)  # integers are promoted; float dtypes are kept as given
+    g, params0 = (a if jnp.issubdtype(a.dtype, jnp.floating) else a.astype(dt) for a in (g, params0))
 
     def step(c, gt):
         p, s = c

@@ -17,6 +17,7 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 LOSSES = ("mse", "bce")
@@ -26,11 +27,23 @@ def _check(z, y):
     z = jnp.asarray(z)
     if not jnp.issubdtype(z.dtype, jnp.floating):
         raise TypeError(f"z: expected a floating-point logit array, got dtype {z.dtype}.")
+    if jnp.iscomplexobj(y):
+        raise TypeError(f"y: expected real targets in [0, 1], got dtype {jnp.result_type(y)}.")
     y = jnp.asarray(y, z.dtype)
     try:
-        jnp.broadcast_shapes(z.shape, y.shape)
+        out = jnp.broadcast_shapes(z.shape, y.shape)
     except ValueError:
-        raise ValueError(f"y: shape {y.shape} does not broadcast with z's {z.shape}.") from None
+        out = None
+    if out != z.shape:  # the result has z's shape: y broadcasts to it, not the other way
+        raise ValueError(f"y: shape {y.shape} does not broadcast to the shape {z.shape} of z.")
+    try:  # concrete targets must be probabilities; traced ones (inside jit/vmap) are not checked
+        v = np.asarray(y)
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        return z, y
+    bad = ~((v >= 0) & (v <= 1))  # also catches NaN
+    if bad.any():
+        raise ValueError(f"y: expected targets in [0, 1], got {float(v[bad].ravel()[0])} "
+                         f"({int(bad.sum())} of {v.size} outside).")
     return z, y
 
 
@@ -47,6 +60,8 @@ def sigmoid_mse(z: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]) -> Float
 
 def sigmoid_bce(z: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]) -> Float[Array, "..."]:
     """Binary cross-entropy of σ(z) against y as softplus(z) − y·z (never log 0).
+
+    ``y`` must lie in [0, 1] (checked when concrete): outside it the loss is unbounded below.
 
     Example:
       >>> round(float(sigmoid_bce(0.0, 1.0)), 6)
@@ -68,7 +83,8 @@ def logit_grad(loss: str, z: Float[ArrayLike, "..."], y: Float[ArrayLike, "..."]
       ∂L/∂z, same shape and dtype as ``z``.
 
     Raises:
-      ValueError: unknown loss or shape mismatch. TypeError: non-float ``z``.
+      ValueError: unknown loss, shape mismatch, concrete ``y`` outside [0, 1].
+      TypeError: non-float ``z``, complex ``y``.
 
     Example:
       >>> round(float(logit_grad("mse", -10.0, 1.0)), 8), round(float(logit_grad("bce", -10.0, 1.0)), 5)

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
+from ._checks import check_scalar
+
 _HI = jax.lax.Precision.HIGHEST
 METHODS = ("cholesky", "householder")
 
@@ -83,10 +85,19 @@ def spread_budget(dtype, method: str = "cholesky") -> float:
     ε·e^{spread} relative, whose first-order part averages out over chunks). float64 state: log 10⁶
     for CholeskyQR (the Gram squares the condition number), log 10¹⁰ for Householder.
     Without x64 the Gram is float32 and the CholeskyQR budget drops to log 10³.
+
+    Raises:
+      ValueError: unknown ``method``. TypeError: ``dtype`` not a floating dtype.
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}.")
-    f64 = jnp.dtype(dtype) == jnp.float64
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a floating dtype (the state's), got {dtype!r}.") from None
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"dtype: expected a floating dtype (the state's), got {dt}.")
+    f64 = dt == jnp.float64
     if method == "householder":
         return math.log(1e10 if f64 else 1e4)
     if acc_dtype() != jnp.float64:
@@ -102,17 +113,25 @@ def reortho_for_spread(spread_per_step: float, dtype=jnp.float32, method: str = 
       spread_per_step: λ₁ − λ_k estimated from a short pilot (e.g. ``reortho=1``).
       dtype: state dtype.
       method: factorisation method.
-      safety: fraction of :func:`spread_budget` to use.
-      max_interval: cap on r.
+      safety: fraction of :func:`spread_budget` to use, in (0, 1).
+      max_interval: cap on r (int ≥ 1).
+
+    Raises:
+      ValueError: negative or non-finite ``spread_per_step``, ``safety`` outside (0, 1),
+        ``max_interval`` not an int ≥ 1, unknown ``method``. TypeError: non-floating ``dtype``.
 
     Example:
       >>> import jax.numpy as jnp
       >>> reortho_for_spread(1.0, jnp.float32, "householder")   # 0.75·log(1e4)/1
       6
     """
+    check_scalar("spread_per_step", spread_per_step, nonneg=True)
     s = float(spread_per_step)
-    if not (math.isfinite(s) and s >= 0):
-        raise ValueError(f"spread_per_step: expected a finite non-negative number, got {s}.")
+    check_scalar("safety", safety, positive=True)
+    if not float(safety) < 1:
+        raise ValueError(f"safety: expected a fraction of the budget in (0, 1), got {float(safety)}.")
+    if not isinstance(max_interval, (int, np.integer)) or isinstance(max_interval, bool) or max_interval < 1:
+        raise ValueError(f"max_interval: expected an int ≥ 1, got {max_interval!r}.")
     budget = safety * spread_budget(dtype, method)
     return int(max(1, min(max_interval, math.floor(budget / max(s, 1e-12)))))
 
@@ -190,7 +209,11 @@ def _check(step, params, h0, inputs, steps, k, warmup, reortho, blocks, method):
                              f"got shape {jnp.shape(inputs)}.")
         x0 = jax.ShapeDtypeStruct(jnp.shape(inputs)[1:], jnp.result_type(inputs))
     h_spec = jax.ShapeDtypeStruct(jnp.shape(h0), jnp.result_type(h0))
-    out = jax.eval_shape(step, params, h_spec, x0)
+    try:
+        out = jax.eval_shape(step, params, h_spec, x0)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"h0: step(params, h, x) failed for a state h of shape {h_spec.shape} "
+                         f"{h_spec.dtype} (h0's; check h0 against params and step): {e}") from None
     if not hasattr(out, "shape") or out.shape != h_spec.shape or out.dtype != h_spec.dtype:
         got = (out.shape, out.dtype) if hasattr(out, "shape") else type(out).__name__
         raise ValueError(f"step: its output must have the state's shape and dtype "
@@ -310,5 +333,12 @@ def lyapunov_spectrum(
 
 
 def log_volume_growth(result: LyapunovResult) -> Float[Array, "... k"]:
-    """Cumulative sums Σ_{j≤i} λ_j: growth rates of i-dimensional volumes (i = k: log|det|)."""
+    """Cumulative sums Σ_{j≤i} λ_j: growth rates of i-dimensional volumes (i = k: log|det|).
+
+    Raises:
+      TypeError: ``result`` is not a :class:`LyapunovResult`.
+    """
+    if not isinstance(result, LyapunovResult):
+        raise TypeError(f"result: expected a LyapunovResult (from lyapunov_spectrum), got "
+                        f"{type(result).__name__}.")
     return jnp.cumsum(result.exponents, axis=-1)

@@ -80,12 +80,25 @@ def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
         |0⟩), so one compiled circuit sweeps m = 1..n (the state is |ψ_m⟩ ⊗ |0…0⟩).
 
     Raises:
-      ValueError: wrong shape or more than 12 qubits.
+      ValueError: wrong shape, more than 12 qubits, a concrete ``n_active`` outside [0, n].
+      TypeError: complex or non-numeric ``thetas`` (angles are real).
     """
-    if jnp.ndim(thetas) != 3 or jnp.shape(thetas)[-1] != 2:
-        raise ValueError(f"thetas: expected shape [L, n_qubits, 2], got {jnp.shape(thetas)}.")
+    thetas = jnp.asarray(thetas)
+    if not (jnp.issubdtype(thetas.dtype, jnp.floating) or jnp.issubdtype(thetas.dtype, jnp.integer)):
+        raise TypeError(f"thetas: expected real angles (a floating or integer array), got dtype {thetas.dtype}.")
+    if thetas.ndim != 3 or thetas.shape[-1] != 2:
+        raise ValueError(f"thetas: expected shape [L, n_qubits, 2], got {thetas.shape}.")
     n = thetas.shape[1]
     _check_n(n)
+    if n_active is not None:
+        try:
+            m = float(n_active)
+        except jax.errors.ConcretizationTypeError:
+            m = None  # traced: a sweep over m inside the caller's jit
+        except (TypeError, ValueError):
+            raise TypeError(f"n_active: expected an int in [0, {n}], got {n_active!r:.80}.") from None
+        if m is not None and not (0 <= m <= n and m == int(m)):
+            raise ValueError(f"n_active: expected an int in [0, {n}] (thetas has {n} qubits), got {n_active!r}.")
     cdt = _cdtype(thetas.dtype)
     diag = cz_ladder_diagonal(n, thetas.dtype, n_active).ravel()
     if n_active is not None:
@@ -113,10 +126,25 @@ def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
 def pauli_expectation(state: Array, pauli: str) -> Array:
     """⟨ψ|P|ψ⟩ for a Pauli string such as ``"ZZII"`` (one letter per qubit), real.
 
+    Args:
+      state: a ``[2]*n`` statevector tensor (as :func:`circuit_state` returns); a real
+        state is taken as complex.
+      pauli: n letters from I, X, Y, Z (qubit 0 first).
+
     Raises:
-      ValueError: length mismatch or letters outside I, X, Y, Z.
+      ValueError: ``state`` not a ``[2]*n`` tensor, length mismatch or letters outside I, X, Y, Z.
+      TypeError: non-numeric ``state``.
     """
-    n = jnp.ndim(state)
+    state = jnp.asarray(state)
+    shape = state.shape
+    if not shape or any(s != 2 for s in shape):
+        raise ValueError(f"state: expected a [2]*n_qubits tensor (as circuit_state returns; reshape a "
+                         f"2**n vector with .reshape((2,) * n)), got shape {shape}.")
+    if jnp.issubdtype(state.dtype, jnp.floating):
+        state = state.astype(_cdtype(state.dtype))
+    elif not jnp.issubdtype(state.dtype, jnp.complexfloating):
+        raise TypeError(f"state: expected a complex (or real floating) statevector, got dtype {state.dtype}.")
+    n = state.ndim
     if not isinstance(pauli, str) or len(pauli) != n or set(pauli) - set("IXYZ"):
         raise ValueError(f"pauli: expected {n} letters from 'IXYZ', got {pauli!r}.")
     s = state

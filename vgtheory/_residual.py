@@ -44,6 +44,50 @@ def _check_int(name, v, lo=1):
         raise ValueError(f"{name}: expected an int ≥ {lo}, got {v!r}.")
 
 
+def _check_finite_nonzero(name: str, x, axis=None, what: str = "vector") -> None:
+    """A concrete ``x`` must be finite with a nonzero norm (over ``axis``, for each slice).
+
+    Value checks on concrete arrays only (one device→host boolean); traced values inside a
+    caller's ``jit``/``vmap`` are left alone (their NaN then comes from 0/0 and is documented).
+    """
+    try:
+        bad_value = bool(~jnp.all(jnp.isfinite(x)))
+        zero = bool(jnp.any(jnp.sum(jnp.square(x), axis=axis) == 0))
+    except jax.errors.ConcretizationTypeError:
+        return  # traced: a sweep inside the caller's jit
+    if bad_value:
+        raise ValueError(f"{name}: expected a finite {what}, got NaN/inf entries.")
+    if zero:
+        raise ValueError(f"{name}: expected a nonzero {what} (it is normalised), got one whose "
+                         f"squared norm is 0 in {jnp.result_type(x)}.")
+
+
+def _check_stack(block: Callable, params, x, name: str, t) -> None:
+    """``block`` callable and shape-preserving on ``x``; tangent ``t`` real, shaped like ``x``."""
+    if not callable(block):
+        raise TypeError(f"block: expected a callable block(p, x) -> x', got {type(block).__name__}.")
+    check_real("x", x)
+    check_real(name, t)
+    if jnp.shape(t) != jnp.shape(x):
+        raise ValueError(f"{name}: expected shape {jnp.shape(x)} like x, got {jnp.shape(t)}.")
+    if jnp.result_type(t) != jnp.result_type(x):
+        raise TypeError(f"{name}: expected x's dtype {jnp.result_type(x)}, got {jnp.result_type(t)}.")
+    leaves = jax.tree_util.tree_leaves(params)
+    if not leaves or any(jnp.ndim(a) < 1 for a in leaves):
+        raise ValueError("params: expected a pytree of arrays stacked over depth on axis 0.")
+    p0 = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a)), params)
+    spec = jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x))
+    try:
+        out = jax.eval_shape(block, p0, spec)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"block: block(params[0], x) failed for x of shape {spec.shape} "
+                         f"{spec.dtype}: {e}") from None
+    if getattr(out, "shape", None) != spec.shape or getattr(out, "dtype", None) != spec.dtype:
+        got = (out.shape, out.dtype) if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(f"block: expected a shape- and dtype-preserving block (x: {spec.shape} "
+                         f"{spec.dtype}), got output {got}.")
+
+
 def init_resnet(key: jax.Array, width: int, depth: int, *, sigma_w2_1: ArrayLike = 2.0,
                 sigma_w2_2: ArrayLike = 1.0, dtype=jnp.float32) -> ResNet:
     """Random residual network of ``depth`` blocks of ``width`` units.
@@ -126,7 +170,16 @@ def stack_tangent_flow(block: Callable, params, x: Array, v: Array) -> Float[Arr
 
     Returns:
       ``[L+1]`` cumulative log squared gains (first entry 0). Renormalised each block.
+
+    Raises:
+      TypeError: ``block`` not callable, complex ``x`` or ``v``.
+      ValueError: ``v`` not shaped like ``x``, a block that fails on ``x`` or changes its
+        shape, or a concrete ``v`` that is zero or non-finite (under ``jit`` such a ``v``
+        gives NaN: the relative gain is undefined).
     """
+    _check_stack(block, params, x, "v", v)
+    _check_finite_nonzero("v", v, what="tangent")
+
     def step(carry, p):
         h, t, acc = carry
         h1, t1 = jax.jvp(lambda z: block(p, z), (h,), (t,))
@@ -150,7 +203,16 @@ def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array) -> 
 
     Returns:
       ``[L+1]`` log squared gradient norms relative to the top (last entry 0).
+
+    Raises:
+      TypeError: ``block`` not callable, complex ``x`` or ``cotangent``.
+      ValueError: ``cotangent`` not shaped like ``x``, a block that fails on ``x`` or
+        changes its shape, or a concrete ``cotangent`` that is zero or non-finite (under
+        ``jit`` such a cotangent gives NaN: the relative norms are undefined).
     """
+    _check_stack(block, params, x, "cotangent", cotangent)
+    _check_finite_nonzero("cotangent", cotangent, what="cotangent")
+
     def fwd(h, p):
         return block(p, h), h
 
@@ -177,6 +239,12 @@ def resnet_log_gain(params: ResNet, x: Float[Array, " n"], v: Float[Array, " n"]
     exp(gain) is also the backward gradient growth E‖∂L/∂x₀‖²/‖∂L/∂x_L‖² for a random
     cotangent. Theory: E exp(gain_L) = (1 + α²)^L exactly (``vg.theory.residual_gain``).
 
+    Raises:
+      TypeError: ``params`` not a :class:`ResNet`; ``x`` or ``v`` not real, or ``v`` not in
+        ``x``'s dtype.
+      ValueError: ``x`` or ``v`` not a vector ``[n]``; non-finite ``alpha``; a concrete
+        ``v`` that is zero or non-finite (under ``jit`` such a ``v`` gives NaN).
+
     Example:
       >>> import jax, jax.numpy as jnp
       >>> p = init_resnet(jax.random.PRNGKey(0), 16, 4)
@@ -184,6 +252,9 @@ def resnet_log_gain(params: ResNet, x: Float[Array, " n"], v: Float[Array, " n"]
       (5,)
     """
     _check_params(params, x)
+    n = params.w1.shape[-1]
+    if jnp.ndim(x) != 1:
+        raise ValueError(f"x: expected one input vector [{n}], got shape {jnp.shape(x)}.")
     if jnp.shape(v) != jnp.shape(x):
         raise ValueError(f"v: expected shape {jnp.shape(x)} like x, got {jnp.shape(v)}.")
     check_scalar("alpha", alpha)

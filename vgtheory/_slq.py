@@ -19,11 +19,11 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float
 
+from ._checks import check_scalar, check_vector
 from ._hvp import hessian_operator
-from ._lanczos import _check_int, lanczos_tridiag, tridiag_eigh
+from ._lanczos import _check_int, _check_matvec, lanczos_tridiag, tridiag_eigh
 
 
 class SpectralMeasure(NamedTuple):
@@ -39,7 +39,10 @@ class SpectralMeasure(NamedTuple):
 
 
 def _float(dtype):
-    dtype = jnp.zeros((), float).dtype if dtype is None else jnp.dtype(dtype)
+    try:
+        dtype = jnp.zeros((), float).dtype if dtype is None else jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype: expected a floating dtype, got {dtype!r}.") from None
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype: expected a floating dtype, got {dtype}.")
     return dtype
@@ -82,6 +85,7 @@ def slq(
     _check_int("num_probes", num_probes, 1, 10**7)
     _check_int("num_iters", num_iters, 1, dim)
     dtype = _float(dtype)
+    _check_matvec(matvec, dim, dtype, source="dim")
     keys = jax.random.split(key, num_probes)
 
     def one(k):
@@ -108,10 +112,18 @@ def slq_density(
 
     Returns:
       ``[g]`` density values.
+
+    Raises:
+      TypeError: ``measure`` without ``nodes``/``weights``; non-floating ``grid``.
+      ValueError: ``grid`` not a vector; ``sigma`` not a positive finite number.
     """
-    if not np.isfinite(sigma) or sigma <= 0:
-        raise ValueError(f"sigma: expected a positive smoothing width, got {sigma!r}.")
-    x = jnp.asarray(grid)[:, None]
+    check_scalar("sigma", sigma, positive=True)
+    grid = jnp.asarray(grid)
+    check_vector("grid", grid)
+    if not (hasattr(measure, "nodes") and hasattr(measure, "weights")):
+        raise TypeError(f"measure: expected a SpectralMeasure (nodes, weights), got "
+                        f"{type(measure).__name__}.")
+    x = grid[:, None]
     th, w = measure.nodes.reshape(-1), measure.weights.reshape(-1)
     z = (x - th[None, :].astype(x.dtype)) / sigma
     g = jnp.exp(-0.5 * z**2) / (sigma * jnp.sqrt(2.0 * jnp.pi))
@@ -130,6 +142,7 @@ def hessian_slq(
       num_probes, num_iters: see :func:`slq` (``num_iters`` is capped at the dimension).
       mask: optional per-layer/per-block selection (see :func:`hessian_operator`).
     """
+    _check_int("num_iters", num_iters, 1, 2**62)
     op = hessian_operator(loss_fn, params, mask)
     return slq(op.matvec, op.dim, key, num_probes=num_probes,
                num_iters=min(num_iters, op.dim), dtype=op.dtype)

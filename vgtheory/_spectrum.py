@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._checks import check_scalar
 from ._logspectrum import _round_robin
 
 _HI = jax.lax.Precision.HIGHEST
@@ -185,7 +186,8 @@ def singular_values(a: Float[Array, "... m n"], *, method: str = "auto",
       ``[..., min(m, n)]`` singular values, descending, in ``a``'s dtype.
 
     Raises:
-      ValueError: bad shape or unknown method. TypeError: non-floating input.
+      ValueError: bad shape, unknown method, ``max_sweeps < 1`` or a non-positive ``tol``.
+      TypeError: non-floating input.
 
     Example:
       >>> import jax.numpy as jnp
@@ -194,6 +196,10 @@ def singular_values(a: Float[Array, "... m n"], *, method: str = "auto",
     """
     a = _check_matrix("a", a)
     m = resolve_method(method, a.shape, a.dtype)
+    if not isinstance(max_sweeps, (int, np.integer)) or isinstance(max_sweeps, bool) or max_sweeps < 1:
+        raise ValueError(f"max_sweeps: expected an int ≥ 1, got {max_sweeps!r}.")
+    if tol is not None:
+        check_scalar("tol", tol, positive=True)
     k = min(a.shape[-2:])
     if m == "svd":
         s = _sv_svd(a)
@@ -319,15 +325,27 @@ def spectral_density(values: Float[Array, "..."], bins: int = 50,
     Returns:
       :class:`Density` (density integrates to 1 over the range, against the theory curve,
       e.g. :func:`vgtheory.theory.marchenko_pastur_density`).
+
+    Raises:
+      ValueError: ``bins`` not an int ≥ 1, no finite value, ``value_range`` not finite
+        ``lo < hi``. TypeError: complex (or boolean) ``values``.
     """
-    if int(bins) != bins or bins < 1:
+    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
         raise ValueError(f"bins: expected a positive integer, got {bins!r}.")
-    v = np.asarray(values, dtype=np.float64).ravel()
+    v = np.asarray(values)
+    if not (jnp.issubdtype(v.dtype, jnp.floating) or jnp.issubdtype(v.dtype, jnp.integer)):
+        raise TypeError(f"values: expected real numbers, got dtype {v.dtype}.")
+    v = v.astype(np.float64).ravel()
     v = v[np.isfinite(v)]
     if v.size == 0:
         raise ValueError("values: no finite values to histogram.")
-    if value_range is not None and not value_range[0] < value_range[1]:
-        raise ValueError(f"value_range: expected lo < hi, got {value_range!r}.")
+    if value_range is not None:
+        try:
+            lo, hi = (float(b) for b in value_range)
+        except (TypeError, ValueError):
+            raise TypeError(f"value_range: expected (lo, hi), got {value_range!r}.") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            raise ValueError(f"value_range: expected finite lo < hi, got {value_range!r}.")
     dens, edges = np.histogram(v, bins=bins, range=value_range, density=True)
     return Density(jnp.asarray(edges), jnp.asarray(0.5 * (edges[1:] + edges[:-1])),
                    jnp.asarray(dens))

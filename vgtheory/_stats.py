@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
@@ -63,13 +64,36 @@ def estimate(samples: ArrayLike, axis: int = 0) -> Estimate:
     return Estimate(mean, se, n)
 
 
+def _check_real_samples(name: str, x) -> None:
+    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
+        raise TypeError(f"{name}: expected real numbers, got dtype {x.dtype}.")
+
+
 def ratio_estimate(num: ArrayLike, den: ArrayLike) -> Estimate:
-    """Estimate of E[num]/E[den] with a delta-method standard error (paired samples)."""
+    """Estimate of E[num]/E[den] with a delta-method standard error (paired samples).
+
+    Args:
+      num, den: paired samples ``[n, ...]`` (axis 0 indexes the draws, n ≥ 2), real.
+
+    Raises:
+      ValueError: shapes differ or fewer than 2 draws; a concrete ``den`` whose sample mean
+        is 0 (the ratio is undefined).
+      TypeError: complex or non-numeric samples.
+    """
     num, den = jnp.asarray(num), jnp.asarray(den)
+    _check_real_samples("num", num)
+    _check_real_samples("den", den)
     if num.shape != den.shape or num.ndim == 0 or num.shape[0] < 2:
         raise ValueError(f"num, den: expected paired samples of equal shape with at least 2 draws, "
                          f"got {num.shape} and {den.shape}.")
     a, b = estimate(num), estimate(den)
+    try:  # traced samples (inside the caller's jit) are not checked
+        zero = np.asarray(b.mean) == 0
+    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+        zero = np.zeros((), bool)
+    if zero.any():
+        raise ValueError(f"den: the sample mean of den is 0 ({int(zero.sum())} of {zero.size} entries): "
+                         f"E[num]/E[den] is undefined; expected a non-zero mean.")
     r = a.mean / b.mean
     n = a.n
     cov = jnp.mean((num - a.mean) * (den - b.mean)) * n / (n - 1) / n
@@ -81,11 +105,15 @@ def variance_estimate(samples: ArrayLike) -> Estimate:
     """Unbiased sample variance with its standard error (from the fourth central moment).
 
     SE² = (m4 − (n−3)/(n−1)·s⁴)/n, the large-sample variance of the sample variance.
+
+    Raises:
+      ValueError: fewer than 4 draws along axis 0. TypeError: complex or non-numeric samples.
     """
     x = jnp.asarray(samples)
-    n = x.shape[0]
+    _check_real_samples("samples", x)
+    n = x.shape[0] if x.ndim else 0
     if n < 4:
-        raise ValueError(f"samples: need at least 4 draws for a variance SE, got {n}.")
+        raise ValueError(f"samples: need at least 4 draws along axis 0 for a variance SE, got shape {x.shape}.")
     c = x - jnp.mean(x, axis=0)
     s2 = jnp.sum(c**2, axis=0) / (n - 1)
     m4 = jnp.mean(c**4, axis=0)

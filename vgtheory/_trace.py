@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._lanczos import _check_int
+from ._lanczos import _check_int, _check_matvec
 from ._hvp import hessian_operator
 from ._slq import _float, _rademacher
 
@@ -76,7 +76,9 @@ def hutchinson(
     """
     _check_int("dim", dim, 1, 2**62)
     _check_int("num_samples", num_samples, 2, 10**9)
-    z = _rademacher(key, (num_samples, dim), _float(dtype))
+    dtype = _float(dtype)
+    _check_matvec(matvec, dim, dtype, source="dim")
+    z = _rademacher(key, (num_samples, dim), dtype)
     mean, se = _mean_se(_quad_samples(matvec, z))
     return TraceEstimate(mean, se, num_samples, num_samples)
 
@@ -109,6 +111,7 @@ def hutchpp(
     _check_int("sketch_size", k, 1, min(dim - 1, (num_matvecs - 2) // 2))
     r = num_matvecs - 2 * k
     dtype = _float(dtype)
+    _check_matvec(matvec, dim, dtype, source="dim")
     k1, k2 = jax.random.split(key)
     s = _rademacher(k1, (k, dim), dtype)
     y = jax.lax.map(lambda v: matvec(v).astype(dtype), s)  # [k, d]
