@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader 2>/dev/null
 python -c "import jax, sys; print('jax', jax.__version__, 'python', sys.version.split()[0], jax.devices())"
 timeout 120 python -m pytest -q -p no:cacheprovider tests/test_precision.py -k "f32_vs_f64 or tf32" 2>&1 | tail -4
-python benchmarks/run_all.py --record --timeout "${BENCH_TIMEOUT:-200}" --only ${BENCH_ONLY:-spectra scaling hessian lyapunov} &
+python benchmarks/run_all.py --record --timeout "${BENCH_TIMEOUT:-200}" --only ${BENCH_ONLY:-spectra scaling hessian lyapunov tcmatmul} &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do sleep 10; cp benchmarks/RESULTS.md "$OUT/"; done
 wait "$pid"; rc=$?

@@ -15,7 +15,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPTS = ["spectra", "lyapunov", "hessian", "scaling"]
+SCRIPTS = ["spectra", "lyapunov", "hessian", "scaling", "tcmatmul"]
 
 
 def main():
