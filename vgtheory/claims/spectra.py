@@ -341,7 +341,7 @@ def _relu_log_norms(key, n, L, samples):
 def l2(key, full: bool):
     rows = []
     cfgs = [(16, 16), (64, 16)] if not full else [(64, 64), (128, 64), (128, 128)]
-    N = 8000 if full else 1000
+    N = 8000 if full else 4000
     for i, (n, L) in enumerate(cfgs):
         x = np.asarray(_relu_log_norms(jax.random.fold_in(key, i), n, L, N), np.float64)
         dead = int(np.sum(~np.isfinite(x)))
@@ -362,4 +362,15 @@ def l2(key, full: bool):
             bias=abs(L * ex.mean + 2.5 * beta),
             note="bias = exact finite-n correction; planted: 0 (He init preserves E‖g‖², "
                  "so log-mean 0)"))
+        # the exact finite-width law, with no allowance: per layer (2/n)·χ²_K, K ~ Bin(n, ½),
+        # independent across layers (row-sign symmetry makes the ReLU mask independent of
+        # (W t)², whatever the angle between x and t)
+        rows.append(Comparison(
+            f"n={n}, L={L}: Var log‖Ju‖², exact finite-n law", L * ex.variance, v.mean, v.se, v.n,
+            planted=1.2 * L * ex.variance,
+            note="L·Var log((2/n)χ²_K) (theory.relu_log_norm_moments); no bias; planted: 20 % more"))
+        rows.append(Comparison(
+            f"n={n}, L={L}: E log‖Ju‖², exact finite-n law", L * ex.mean, e.mean, e.se, e.n,
+            planted=1.2 * L * ex.mean,
+            note="L·E log((2/n)χ²_K); no bias; planted: 20 % more"))
     return rows
