@@ -60,3 +60,8 @@ from ._mechanisms import euler_amplification as euler_amplification
 from ._mechanisms import barren_plateau_variance as barren_plateau_variance
 from ._mechanisms import rank_collapse_exponent as rank_collapse_exponent
 from ._mechanisms import attention_collapse_bound as attention_collapse_bound
+
+# --- finite-size corrections (issue 9) -------------------------------------------------
+from ._finite_size import BNSaturation as BNSaturation
+from ._finite_size import bn_saturation_derivative as bn_saturation_derivative
+from ._finite_size import bn_saturation_bias as bn_saturation_bias
