@@ -18,7 +18,6 @@ import sys
 import os
 import datetime
 import platform
-import statistics
 import time
 
 import jax
@@ -180,15 +179,7 @@ def main():
                 torch.cuda.synchronize()
             return out
 
-        t0 = time.perf_counter()
-        tsv()
-        c = time.perf_counter() - t0
-        ts = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            s = tsv()
-            ts.append(time.perf_counter() - t0)
-        t = statistics.median(ts)
+        s, t, c = timed(tsv, repeats=args.repeats)  # tsv synchronises itself
         s = s.cpu().numpy()
         rows.append(("torch.linalg.svdvals f32", t, c, f"{rel_err(s, ref, 1e-3):.1e}",
                      f"{rel_err(s, ref, 1e-6):.1e}", f"{t / t_w1:.2f}× W1"))
@@ -239,18 +230,10 @@ def torch_w1(params, x, J64, repeats, jflops, fp32_peak):
             torch.cuda.synchronize()
         return J
 
-    t0 = time.perf_counter()
-    run()
-    c = time.perf_counter() - t0
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        J = run()
-        ts.append(time.perf_counter() - t0)
-    t = statistics.median(ts)
+    J, t, c = timed(run, repeats=repeats)  # run synchronises itself
     J = J.cpu().numpy().astype(np.float64)
     d = np.linalg.norm(J - J64, axis=(1, 2)) / np.linalg.norm(J64, axis=(1, 2))
-    return [("W1 PyTorch bmm chain, float32 (TF32 off)", t, max(c - t, 0.0),
+    return [("W1 PyTorch bmm chain, float32 (TF32 off)", t, c,
              f"{d.max():.1e} (‖J−J64‖/‖J64‖)", "", f"{jflops / t / fp32_peak:.0%} of fp32 peak")]
 
 
