@@ -41,11 +41,13 @@ References:
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 
-from ._mechanisms import _act, gauss_expectation, standardized_expectation
+from ._mechanisms import _act, _x64
 
 
 class BNSaturation(NamedTuple):
@@ -68,9 +70,28 @@ class BNSaturation(NamedTuple):
     h2: float
 
 
-def _h2(g):
-    """h''(1) for h(r) = E g(√r z): ¼ E g(z)(z⁴ − 6z² + 3) (Hermite He₄/4)."""
-    return 0.25 * gauss_expectation(lambda z: g(z) * (z**4 - 6.0 * z * z + 3.0))
+def _gauss_rule():
+    """Composite Simpson nodes/weights for E g(z), z ~ N(0, 1), on [−12, 12] (as
+    :func:`~vgtheory.theory._mechanisms.gauss_expectation`, one-sided at 0)."""
+    t = np.linspace(0.0, 12.0, 12001)
+    w = np.ones_like(t)
+    w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+    w *= (t[1] - t[0]) / 3.0 * np.exp(-0.5 * t * t) / math.sqrt(2.0 * math.pi)
+    t[0] = 1e-30
+    return np.concatenate([t, -t]), np.concatenate([w, w])
+
+
+def _beta_rule(batch: int, nodes: int = 400):
+    """Nodes/weights of the exact standardised-sample law (the Beta law of
+    :func:`~vgtheory.theory.standardized_expectation`) for sample size ``batch``."""
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    th = 0.5 * np.pi * x
+    dens = w * np.cos(th) ** (batch - 3)
+    return math.sqrt(batch - 1) * np.sin(th), dens / np.sum(dens)
+
+
+def _values(g, x):
+    return np.asarray(g(jnp.asarray(x, jnp.float64 if _x64() else jnp.float32)), np.float64)
 
 
 def bn_saturation_derivative(act, n: int, batch: int, depth: int, f=None) -> BNSaturation:
@@ -99,16 +120,20 @@ def bn_saturation_derivative(act, n: int, batch: int, depth: int, f=None) -> BNS
         if not isinstance(v, int) or isinstance(v, bool) or v < lo:
             raise ValueError(f"{name}: expected a Python int ≥ {lo}, got {v!r}.")
     a = _act(act)
-    f = a.deriv if f is None else f
-    if abs(gauss_expectation(a.fn)) > 1e-8:
+    z, wz = _gauss_rule()
+    x, wx = _beta_rule(batch)
+    phi, d = _values(a.fn, z), _values(a.deriv, z)
+    fz = d if f is None else _values(f, z)
+    if abs(np.sum(wz * phi)) > 1e-8:
         raise ValueError(f"act: expected an odd activation (E φ(z) = 0), got {a.name!r}.")
-    sq = lambda t: a.fn(t) ** 2
-    m2, m4 = gauss_expectation(sq), gauss_expectation(lambda t: a.fn(t) ** 4)
+    he4 = 0.25 * (z**4 - 6.0 * z * z + 3.0)  # h''(1) = E g(z) He₄(z)/4
+    m2, m4 = np.sum(wz * phi**2), np.sum(wz * phi**4)
     nu_phi = m4 / m2**2 - 1.0
-    chi_d = gauss_expectation(lambda z: a.fn(z) * a.deriv(z) * z) / m2
-    h2_f, h2_sq, h2_d = _h2(f), _h2(sq), _h2(a.deriv)
-    iso_f = standardized_expectation(f, batch)
-    iso_d, iso_sq = standardized_expectation(a.deriv, batch), standardized_expectation(sq, batch)
+    chi_d = np.sum(wz * phi * d * z) / m2
+    h2_f, h2_sq, h2_d = (float(np.sum(wz * v * he4)) for v in (fz, phi**2, d))
+    phi_x, d_x = _values(a.fn, x), _values(a.deriv, x)
+    f_x = d_x if f is None else _values(f, x)
+    iso_f, iso_d, iso_sq = (float(np.sum(wx * v)) for v in (f_x, d_x, phi_x**2))
     kappa, nu = [1.0], [2.0]
     for _ in range(1, depth):
         e = (kappa[-1] - nu[-1] / 2.0) / n
