@@ -110,6 +110,48 @@ def fit_l6(widths, batches, draws, depth=20, skip=4):
     return out
 
 
+def _l6_layers(key, act, n, b, depth):
+    """Per-layer Δ log‖∂L/∂x_l‖², l = 1..L, of one BN MLP draw (as the claim's ``_l6_slope``)."""
+    from vgtheory._norm import norm_mlp_gradient_flow
+    from vgtheory.claims._common import mlp_and_inputs
+
+    p, xg = mlp_and_inputs(key, n, depth, 1.0, 2 * b)
+    logs = norm_mlp_gradient_flow(p, xg[:b], act, xg[b:], norm="batch", eps=1e-5)
+    return logs[:-1] - logs[1:]
+
+
+L6_WINDOWS = ((4, 12), (12, 20), (20, 32))  # layers 5–12, 13–20, 21–32 (0-based slices)
+
+
+def fit_l6_tanh(widths, batches, draws, depth=32):
+    """tanh: window means of the per-layer rate − log λ_MF regressed on the derived
+    anisotropy of the forward Gram: y = c_B/B + (c_κ κ̄ + c_ν ν̄)/n, κ̄, ν̄ the window means of
+    κ_l, ν_l from ``theory.bn_saturation_derivative`` (their layer profile is derived; only
+    the three constants are fitted). Windows of one network are nearly independent (adjacent
+    Δ log‖g‖² share one norm), so each (n, B, window) is one data point."""
+    from vgtheory.theory import bn_saturation_derivative
+
+    act = activation("tanh")
+    mf = math.log(bn_gradient_rate(act))
+    pts = []
+    for n in widths:
+        for b in batches:
+            f = jax.jit(jax.vmap(lambda k: _l6_layers(k, act, n, b, depth)))
+            d = np.asarray(f(jax.random.split(jax.random.fold_in(jax.random.fold_in(KEY, 11), n * 1000 + b),
+                                              draws)), np.float64)
+            r = bn_saturation_derivative(act, n, b, depth)
+            for lo, hi in L6_WINDOWS:
+                y = d[:, lo:hi].mean(1) - mf
+                pts.append((n, b, lo, hi, y.mean(), y.std(ddof=1) / math.sqrt(draws),
+                            r.kappa[lo:hi].mean(), r.nu[lo:hi].mean()))
+    a = np.asarray(pts)
+    x = np.stack([1 / a[:, 1], a[:, 6] / a[:, 0], a[:, 7] / a[:, 0]], 1)
+    beta, sb, chi = wls(x, a[:, 4], a[:, 5])
+    w = 1.0 / a[:, 5] ** 2
+    cov = np.linalg.inv(x.T @ (x * w[:, None]))
+    return dict(mf=mf, pts=pts, beta=beta, se=sb, cov=cov, chi2=chi)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", nargs="+", default=["l7", "l6"])
@@ -133,6 +175,16 @@ def main():
                 print(f"   n={int(n)} B={int(b)}: {m:.5f}±{s:.5f}")
             print(f"   fit a={r['a']:.5f}±{r['a_se']:.5f}, b={r['b']:.3f}±{r['b_se']:.3f} (/n), "
                   f"c={r['c']:.3f}±{r['c_se']:.3f} (/B), χ²/dof={r['chi2']:.2f}")
+    if "l6tanh" in a.only:
+        widths, batches = ((128, 256), (64, 128)) if a.quick else ((128, 256, 512), (64, 128, 256))
+        r = fit_l6_tanh(widths, batches, 4 if a.quick else a.draws)
+        print(f"L6 tanh per window: log λ_MF={r['mf']:.5f}")
+        for n, b, lo, hi, y, s, k, nu in r["pts"]:
+            print(f"   n={int(n)} B={int(b)} layers {int(lo) + 1}–{int(hi)}: rate − MF = {y:+.5f}±{s:.5f}"
+                  f"  (κ̄={k:.2f}, ν̄={nu:.2f})")
+        (cb, ck, cn), (sb, sk, sn) = r["beta"], r["se"]
+        print(f"   fit c_B={cb:.3f}±{sb:.3f}, c_κ={ck:.3f}±{sk:.3f}, c_ν={cn:.3f}±{sn:.3f}, χ²/dof={r['chi2']:.2f}")
+        print("   cov:", np.array2string(r["cov"], precision=6))
     print(f"total {time.time() - t0:.0f}s")
 
 
