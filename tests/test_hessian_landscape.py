@@ -9,14 +9,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from vgtheory import theory as th
+from vgtheory._gd_stability import direction_rate, gd_quadratic, newton_vs_gd, perturbation_rate
 from vgtheory._landscape import (
-    direction_rate,
-    gd_quadratic,
     mlp_init,
     mse_loss,
-    newton_vs_gd,
     optimizer_steps,
-    perturbation_rate,
     regression_data,
     sharpness_trajectory,
     train_to_minimum,

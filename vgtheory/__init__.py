@@ -90,11 +90,11 @@ from ._trace import hutchinson as hutchinson
 from ._trace import hutchpp as hutchpp
 from ._trace import hessian_trace as hessian_trace
 from ._trace import TraceEstimate as TraceEstimate
-from ._landscape import gd_quadratic as gd_quadratic
-from ._landscape import direction_rate as direction_rate
-from ._landscape import perturbation_rate as perturbation_rate
-from ._landscape import newton_vs_gd as newton_vs_gd
-from ._landscape import NewtonGD as NewtonGD
+from ._gd_stability import gd_quadratic as gd_quadratic
+from ._gd_stability import direction_rate as direction_rate
+from ._gd_stability import perturbation_rate as perturbation_rate
+from ._gd_stability import newton_vs_gd as newton_vs_gd
+from ._gd_stability import NewtonGD as NewtonGD
 from ._landscape import train_to_minimum as train_to_minimum
 from ._landscape import Minimum as Minimum
 from ._landscape import sharpness_trajectory as sharpness_trajectory

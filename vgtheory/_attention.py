@@ -31,8 +31,7 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from ._norm import layer_norm
-from ._checks import check_real
-from ._residual import _check_finite_nonzero, _check_int
+from ._checks import check_int, check_nonzero, check_real
 
 HIGHEST = lax.Precision.HIGHEST
 VARIANTS = ("pure", "skip", "skip_ln", "ln")
@@ -57,8 +56,8 @@ def init_attention(key: jax.Array, dim: int, depth: int, dtype=jnp.float32) -> A
       >>> init_attention(jax.random.PRNGKey(0), 4, 2).wq.shape
       (2, 4, 4)
     """
-    _check_int("dim", dim)
-    _check_int("depth", depth)
+    check_int("dim", dim)
+    check_int("depth", depth)
     z = jax.random.normal(key, (3, depth, dim, dim), dtype) / math.sqrt(dim)
     return Attention(z[0], z[1], z[2])
 
@@ -108,7 +107,7 @@ def rank_one_residual(x: Float[Array, "... T d"]) -> Float[Array, "..."]:
     check_real("x", x)
     if jnp.ndim(x) < 2:
         raise ValueError(f"x: expected a token matrix [..., T, d], got shape {jnp.shape(x)}.")
-    _check_finite_nonzero("x", x, axis=(-2, -1), what="token matrix")
+    check_nonzero("x", x, axis=(-2, -1), what="token matrix")
     r = x - jnp.mean(x, axis=-2, keepdims=True)
     return jnp.sqrt(jnp.sum(r * r, axis=(-2, -1)) / jnp.sum(x * x, axis=(-2, -1)))
 

@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ._checks import check_vector
+from ._checks import check_nonzero, check_recurrence, check_vector
 from ._lyapunov import acc_dtype
-from ._residual import _check_finite_nonzero
 
 
 class BPTTResult(NamedTuple):
@@ -72,34 +71,14 @@ def bptt_gradient_norms(
       >>> [round(float(v), 4) + 0.0 for v in r.log_norms]
       [-2.7726, -2.0794, -1.3863, -0.6931, 0.0]
     """
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        raise ValueError(f"steps: expected a Python int ≥ 1, got {steps!r}.")
-    if not callable(step):
-        raise TypeError(f"step: expected a callable step(params, h, x), got {type(step).__name__}.")
-    check_vector("h0", h0)
-    n = jnp.shape(h0)[0]
-    x0 = None
-    if inputs is not None:
-        if jnp.ndim(inputs) < 1 or jnp.shape(inputs)[0] != steps:
-            raise ValueError(f"inputs: expected a leading time axis of length steps={steps}, "
-                             f"got shape {jnp.shape(inputs)}.")
-        x0 = jax.ShapeDtypeStruct(jnp.shape(inputs)[1:], jnp.result_type(inputs))
+    n = check_recurrence(step, params, h0, inputs, steps)
     dtype = jnp.result_type(h0)
-    try:
-        out = jax.eval_shape(step, params, jax.ShapeDtypeStruct((n,), dtype), x0)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"h0: step(params, h, x) failed for a state h of shape {(n,)} {dtype} "
-                         f"(h0's; check h0 against params and step): {e}") from None
-    if getattr(out, "shape", None) != (n,) or getattr(out, "dtype", None) != dtype:
-        got = (out.shape, out.dtype) if hasattr(out, "shape") else type(out).__name__
-        raise ValueError(f"step: its output must have the state's shape and dtype {((n,), dtype)}, "
-                         f"got {got}.")
     acc = acc_dtype()
     if cotangent is None:
         g = jnp.ones((n,), dtype) / jnp.sqrt(jnp.asarray(n, dtype))
     else:
         check_vector("cotangent", cotangent, n)
-        _check_finite_nonzero("cotangent", cotangent, what="cotangent")
+        check_nonzero("cotangent", cotangent, what="cotangent")
         g = jnp.asarray(cotangent, dtype)
     with jax.default_matmul_precision(precision):
         def fwd(h, x):

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import check_scalar
+from ._checks import check_callable, check_int, check_real_or_int, check_scalar, float_dtype
 
 
 class EulerErrors(NamedTuple):
@@ -46,16 +46,6 @@ class EulerErrors(NamedTuple):
     sensitivity: Float[Array, "d d"]
 
 
-def _check_real_or_int(name: str, x) -> None:
-    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
-        raise TypeError(f"{name}: expected a real (floating or integer) array, got dtype {x.dtype}.")
-
-
-def _check_steps(steps) -> None:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps: expected a positive int, got {steps!r:.80}.")
-
-
 def euler_flow(step_fn: Callable, y0: Float[Array, " d"], h, steps: int) -> Float[Array, "K1 d"]:
     """y_{k+1} = y_k + h f(y_k), k < ``steps``, scanned; returns ``[steps+1, d]``.
 
@@ -63,14 +53,12 @@ def euler_flow(step_fn: Callable, y0: Float[Array, " d"], h, steps: int) -> Floa
       TypeError: ``step_fn`` not callable, complex or non-numeric ``y0``.
       ValueError: ``steps`` < 1, a concrete ``h`` that is NaN or ±inf.
     """
-    if not callable(step_fn):
-        raise TypeError(f"step_fn: expected a callable f(y) -> dy/dt, got {step_fn!r:.80}.")
-    _check_steps(steps)
+    check_callable("step_fn", step_fn, "f(y) -> dy/dt")
+    check_int("steps", steps)
     check_scalar("h", h)
     y0 = jnp.asarray(y0)
-    _check_real_or_int("y0", y0)
-    if jnp.issubdtype(y0.dtype, jnp.integer):  # an integer start has exact float values
-        y0 = y0.astype(jnp.result_type(y0.dtype, float))
+    check_real_or_int("y0", y0)
+    y0 = y0.astype(float_dtype(y0))  # an integer start has exact float values
 
     def body(y, _):
         y1 = y + h * step_fn(y)
@@ -105,13 +93,13 @@ def euler_errors(a: Float[ArrayLike, "d d"], y0: Float[ArrayLike, " d"], h, step
       0.0625
     """
     a, y0 = jnp.asarray(a), jnp.asarray(y0)
-    _check_real_or_int("a", a)
-    _check_real_or_int("y0", y0)
+    check_real_or_int("a", a)
+    check_real_or_int("y0", y0)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"a: expected a square [d, d] matrix, got shape {a.shape}.")
     if y0.shape != (a.shape[0],):
         raise ValueError(f"y0: expected shape ({a.shape[0]},), got {y0.shape}.")
-    _check_steps(steps)
+    check_int("steps", steps)
     check_scalar("h", h)
     dt = jnp.result_type(a, y0, jnp.float32)
     a, y0, h = a.astype(dt), y0.astype(dt), jnp.asarray(h, dt)

@@ -24,21 +24,19 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
+from ._checks import check_callable, check_real, check_real_or_int
+
 PyTree = Any
 
 
 def check_scalar_loss(loss_fn: Callable, params: PyTree) -> None:
     """Raises TypeError unless ``loss_fn(params)`` is a real floating scalar (trace-time check)."""
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn: expected a callable loss_fn(params) -> scalar, got {loss_fn!r}.")
+    check_callable("loss_fn", loss_fn, "loss_fn(params) -> scalar")
     leaves = jax.tree_util.tree_leaves(params)
     if not leaves:
         raise ValueError("params: expected a pytree with at least one array leaf, got an empty pytree.")
     for leaf in leaves:
-        if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
-            raise TypeError(
-                f"params: every leaf must be a floating array, got dtype {jnp.result_type(leaf)}."
-            )
+        check_real("params", leaf)
     try:
         out = jax.eval_shape(loss_fn, params)
     except TypeError as e:
@@ -50,8 +48,9 @@ def check_scalar_loss(loss_fn: Callable, params: PyTree) -> None:
         raise TypeError(f"loss_fn: expected a floating loss, got dtype {out.dtype}.")
 
 
-def check_same_tree(name: str, tree: PyTree, params: PyTree) -> None:
-    """Raises ValueError unless ``tree`` has the structure and leaf shapes of ``params``."""
+def check_tangent(name: str, tree: PyTree, params: PyTree) -> None:
+    """``tree`` must be a real tangent of ``params``: its pytree structure and leaf shapes
+    (ValueError), with floating or integer leaves (TypeError)."""
     s1, s2 = jax.tree_util.tree_structure(tree), jax.tree_util.tree_structure(params)
     if s1 != s2:
         raise ValueError(f"{name}: expected the pytree structure of params {s2}, got {s1}.")
@@ -60,6 +59,7 @@ def check_same_tree(name: str, tree: PyTree, params: PyTree) -> None:
             raise ValueError(
                 f"{name}: leaf shape {jnp.shape(a)} does not match the params leaf shape {jnp.shape(b)}."
             )
+        check_real_or_int(name, a)
 
 
 def hvp(loss_fn: Callable, params: PyTree, v: PyTree) -> PyTree:
@@ -84,11 +84,7 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree) -> PyTree:
       [1.0, 3.0]
     """
     check_scalar_loss(loss_fn, params)
-    check_same_tree("v", v, params)
-    for leaf in jax.tree_util.tree_leaves(v):
-        dt = jnp.result_type(leaf)
-        if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
-            raise TypeError(f"v: expected a real tangent (floating leaves), got dtype {dt}.")
+    check_tangent("v", v, params)
     v = jax.tree_util.tree_map(lambda a, p: jnp.asarray(a, jnp.result_type(p)), v, params)
     return jax.jvp(jax.grad(loss_fn), (params,), (v,))[1]
 

@@ -24,9 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
-from ._checks import check_scalar
+from ._checks import check_int, check_matvec, check_nonzero, check_scalar, check_vector
 from ._hvp import hessian_operator
-from ._residual import _check_finite_nonzero
 
 Which = Literal["largest", "smallest", "largest_magnitude"]
 _HI = jax.lax.Precision.HIGHEST
@@ -74,33 +73,6 @@ class PowerResult(NamedTuple):
     residual: Float[Array, ""]
 
 
-def _check_vector(name: str, v) -> None:
-    if jnp.ndim(v) != 1 or not jnp.issubdtype(jnp.result_type(v), jnp.floating):
-        raise ValueError(f"{name}: expected a 1-D floating vector [d], got shape {jnp.shape(v)}.")
-
-
-def _check_int(name: str, value, lo: int, hi: int) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
-        raise ValueError(f"{name}: expected an integer in [{lo}, {hi}], got {value!r}.")
-
-
-def _check_matvec(matvec, d: int, dtype, source: str = "v0") -> None:
-    """``matvec`` callable, mapping a real ``[d]`` vector (``d`` from ``source``) to ``[d]``."""
-    if not callable(matvec):
-        raise TypeError(f"matvec: expected a callable linear map [d] -> [d], got {type(matvec).__name__}.")
-    spec = jax.ShapeDtypeStruct((d,), dtype)
-    try:
-        out = jax.eval_shape(matvec, spec)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"matvec: calling it on a vector of shape ({d},) {jnp.dtype(dtype)} (d from "
-                         f"{source}) failed: {e}") from None
-    if getattr(out, "shape", None) != (d,):
-        got = getattr(out, "shape", type(out).__name__)
-        raise ValueError(f"matvec: expected an output of shape ({d},) (d from {source}), got {got}.")
-    if jnp.issubdtype(out.dtype, jnp.complexfloating):
-        raise TypeError(f"matvec: expected a real symmetric map, got a {out.dtype} output.")
-
-
 def _orth(basis, w):
     """Removes from ``w`` its components along the rows of ``basis`` (twice)."""
     for _ in range(2):
@@ -126,11 +98,11 @@ def lanczos_tridiag(
         ``jit`` such a ``v0`` gives NaN); ``num_iters`` outside [1, d]; ``matvec`` failing
         on or not returning a ``[d]`` vector. TypeError: ``matvec`` not callable.
     """
-    _check_vector("v0", v0)
+    check_vector("v0", v0)
     d = v0.shape[0]
-    _check_int("num_iters", num_iters, 1, d)
-    _check_matvec(matvec, d, v0.dtype)
-    _check_finite_nonzero("v0", v0, what="start vector")
+    check_int("num_iters", num_iters, 1, d)
+    check_matvec("matvec", matvec, d, v0.dtype, source="v0")
+    check_nonzero("v0", v0, what="start vector")
     dtype = v0.dtype
     eps = jnp.finfo(dtype).eps
     q0 = v0 / jnp.linalg.norm(v0)
@@ -189,9 +161,9 @@ def tridiag_eigh(alpha: Float[Array, " m"], beta: Float[Array, " m"]):
       TypeError: non-floating ``alpha`` or ``beta``.
     """
     alpha, beta = jnp.asarray(alpha), jnp.asarray(beta)
-    _check_vector("alpha", alpha)
+    check_vector("alpha", alpha)
     m = alpha.shape[-1]
-    _check_vector("beta", beta)
+    check_vector("beta", beta)
     if jnp.shape(beta) != (m,):
         raise ValueError(f"beta: expected shape ({m},) like alpha (last entry ignored), got "
                          f"{jnp.shape(beta)}.")
@@ -251,16 +223,15 @@ def lanczos_eigh(
       >>> [round(float(x), 4) for x in e.values]
       [10.0, 9.0]
     """
-    _check_vector("v0", v0)
+    check_vector("v0", v0)
     d = v0.shape[0]
     if which not in ("largest", "smallest", "largest_magnitude"):
         raise ValueError(
             f"which: expected 'largest', 'smallest' or 'largest_magnitude', got {which!r}."
         )
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k < d:
-        raise ValueError(f"k: expected an integer with 1 ≤ k < dimension d={d}, got {k!r}.")
+    check_int("k", k, 1, d - 1, what=f"k < dimension d={d}")
     m = min(d, max(2 * k + 20, 40)) if num_iters is None else num_iters
-    _check_int("num_iters", m, k, d)
+    check_int("num_iters", m, k, d)
     if tol is not None:
         check_scalar("tol", tol, nonneg=True)
     tri = lanczos_tridiag(matvec, v0, m)
@@ -295,10 +266,10 @@ def power_iteration(
     Raises:
       ValueError: as :func:`lanczos_tridiag` for ``v0`` and ``matvec``; ``num_iters < 1``.
     """
-    _check_vector("v0", v0)
-    _check_int("num_iters", num_iters, 1, 10**9)
-    _check_matvec(matvec, v0.shape[0], v0.dtype)
-    _check_finite_nonzero("v0", v0, what="start vector")
+    check_vector("v0", v0)
+    check_int("num_iters", num_iters, 1, 10**9)
+    check_matvec("matvec", matvec, v0.shape[0], v0.dtype, source="v0")
+    check_nonzero("v0", v0, what="start vector")
     v = v0 / jnp.linalg.norm(v0)
 
     def step(v, _):

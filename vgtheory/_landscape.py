@@ -1,19 +1,16 @@
-"""Landscape experiments: GD stability against 2/λ_max, Newton vs GD, sharpness, Adam's step.
+"""Training experiments: small networks trained to a minimum, sharpness, Adam's step.
 
 Every experiment is a pure function of explicit inputs, with the learning rate traced (a
 sweep over η never recompiles) and the iteration a ``lax.scan``:
 
-* :func:`gd_quadratic` / :func:`direction_rate`: GD on ``½θᵀHθ`` and the measured per-step
-  factor along a direction, to compare with |1 − ηλ| (seed S7).
-* :func:`perturbation_rate`: the same near a minimum θ* of any loss: GD from θ* + εv
-  minus GD from θ*, projected on v (cancels the residual gradient at θ*).
-* :func:`newton_vs_gd`: lengths of Newton's step −H⁻¹g and of GD's −ηg.
+* :func:`mlp_init`, :func:`mlp_forward`, :func:`regression_data`: the small tanh networks
+  and synthetic regression sets these experiments train.
+* :func:`gd_train`, :func:`train_to_minimum`: full-batch GD, then damped Newton to a
+  certified local minimum (the start of :mod:`._gd_stability`'s perturbation rates).
 * :func:`sharpness_trajectory`: full-batch training with an optax optimizer, λ_max of the
   Hessian tracked by warm-started Lanczos (edge of stability, Cohen et al. 2021).
 * :func:`optimizer_steps`: per-parameter updates of an optax optimizer for a given gradient
   sequence (Adam's step vs gradient scale, seed S15).
-* :func:`mlp_init`, :func:`mlp_forward`, :func:`regression_data`: the small tanh networks
-  and synthetic regression sets these experiments train.
 """
 from __future__ import annotations
 
@@ -24,54 +21,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Float
 
-from ._checks import check_scalar
-from ._hvp import check_same_tree, check_scalar_loss, dense_hessian, hessian_operator
+from ._checks import check_int, check_real_or_int, check_scalar, float_dtype
+from ._hvp import check_scalar_loss, dense_hessian, hessian_operator
 from ._lanczos import lanczos_eigh
 
 _HI = jax.lax.Precision.HIGHEST
 PyTree = Any
-
-
-# --- argument checks (shapes and concrete values at trace time; traced values pass) --------
-
-
-def _check_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` must be a Python/NumPy int ≥ ``minimum`` (a static count: steps, iterations)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name}: expected an int ≥ {minimum}, got {value!r:.80}.")
-    if value < minimum:
-        raise ValueError(f"{name}: expected an int ≥ {minimum}, got {value}.")
-    return int(value)
-
-
-def _concrete(x) -> np.ndarray | None:
-    """NumPy value of ``x``, or None when it is traced (inside the caller's jit or vmap)."""
-    try:
-        return np.asarray(x)
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
-        return None
-
-
-def _check_nonzero(name: str, tree) -> None:
-    """A concrete direction (array or pytree) must not be zero (its normalisation is 0/0)."""
-    leaves = [_concrete(x) for x in jax.tree_util.tree_leaves(tree)]
-    if leaves and all(v is not None and not np.any(v != 0) for v in leaves):
-        raise ValueError(f"{name}: expected a non-zero direction, got all zeros.")
-
-
-def _float_dtype(*xs):
-    """Common dtype of real arrays: floating stays (float32 in → float32 out), integers →
-    the default float; complex or non-numeric arrays are refused by the caller's checks."""
-    dt = jnp.result_type(*xs)
-    return dt if jnp.issubdtype(dt, jnp.floating) else jnp.result_type(dt, float)
-
-
-def _check_real_or_int(name: str, x) -> None:
-    dt = jnp.result_type(x)
-    if not (jnp.issubdtype(dt, jnp.floating) or jnp.issubdtype(dt, jnp.integer)):
-        raise TypeError(f"{name}: expected a real (floating or integer) array, got dtype {dt}.")
 
 
 def _check_optimizer(optimizer) -> None:
@@ -133,7 +90,7 @@ def gd_train(loss_fn: Callable, params: PyTree, eta, num_steps: int):
       TypeError: ``loss_fn`` not a scalar loss of ``params``.
     """
     check_scalar_loss(loss_fn, params)
-    num_steps = _check_int("num_steps", num_steps)
+    num_steps = check_int("num_steps", num_steps)
     check_scalar("eta", eta, positive=True)
     opt = optax.sgd(eta)
 
@@ -173,8 +130,8 @@ def train_to_minimum(
         that is not a positive finite number.
     """
     check_scalar_loss(loss_fn, params)
-    num_gd = _check_int("num_gd", num_gd, 0)
-    num_newton = _check_int("num_newton", num_newton, 0)
+    num_gd = check_int("num_gd", num_gd, 0)
+    num_newton = check_int("num_newton", num_newton, 0)
     check_scalar("eta", eta, positive=True)
     check_scalar("max_step", max_step, positive=True)
     if num_gd:
@@ -197,139 +154,6 @@ def train_to_minimum(
     g, _, w = grad_hess(flat)
     return Minimum(unravel(flat), f(flat), jnp.linalg.norm(g), w[0], w[-1])
 
-
-# --- GD on a quadratic and near a minimum ------------------------------------------------
-
-
-def gd_quadratic(
-    hessian: Float[Array, "d d"], x0: Float[Array, " d"], eta, num_steps: int
-) -> Float[Array, "t d"]:
-    """GD iterates on ``L(x) = ½ xᵀHx``: ``x_{t+1} = x_t − η H x_t``; returns ``[T+1, d]``.
-
-    Integer ``hessian``/``x0`` are promoted to the default float; otherwise the dtype of
-    ``hessian`` and ``x0`` is kept (``eta`` is cast to it).
-
-    Raises:
-      ValueError: ``hessian`` not square, ``x0`` not ``[d]``, ``num_steps`` < 1, a concrete
-        ``eta`` that is not a positive finite number.
-      TypeError: complex or non-numeric ``hessian`` or ``x0``.
-    """
-    h, x0 = jnp.asarray(hessian), jnp.asarray(x0)
-    _check_real_or_int("hessian", h)
-    _check_real_or_int("x0", x0)
-    if h.ndim != 2 or h.shape[0] != h.shape[1] or x0.shape != h.shape[:1]:
-        raise ValueError(f"hessian, x0: expected [d, d] and [d], got {h.shape} and {x0.shape}.")
-    num_steps = _check_int("num_steps", num_steps)
-    check_scalar("eta", eta, positive=True)
-    dt = _float_dtype(h, x0)
-    h, x0, eta = h.astype(dt), x0.astype(dt), jnp.asarray(eta, dt)
-
-    def step(x, _):
-        x = x - eta * jnp.matmul(h, x, precision=_HI)
-        return x, x
-
-    _, xs = jax.lax.scan(step, x0, None, length=num_steps)
-    return jnp.concatenate([x0[None], xs])
-
-
-def direction_rate(traj: Float[Array, "t d"], direction: Float[Array, " d"]) -> Float[Array, ""]:
-    """Geometric-mean per-step factor ``|p_T/p_0|^{1/T}`` of the projection ``p_t = ⟨x_t, v⟩``.
-
-    Args:
-      traj: ``[T+1, d]`` iterates x_0..x_T (T ≥ 1), e.g. from :func:`gd_quadratic`.
-      direction: ``[d]`` non-zero direction v.
-
-    Raises:
-      ValueError: ``traj`` not ``[T+1, d]`` with T ≥ 1, ``direction`` not ``[d]``, a concrete
-        zero ``direction``, or concrete inputs with p_0 = 0 (the rate is undefined).
-      TypeError: complex or non-numeric inputs.
-    """
-    _check_real_or_int("traj", traj)
-    if jnp.ndim(traj) != 2 or jnp.shape(traj)[0] < 2:
-        raise ValueError(f"traj: expected iterates [T+1, d] with T ≥ 1, got shape {jnp.shape(traj)}.")
-    _check_real_or_int("direction", direction)
-    if jnp.shape(direction) != jnp.shape(traj)[1:]:
-        raise ValueError(f"direction: expected shape [{jnp.shape(traj)[1]}] (traj is [T+1, d]), "
-                         f"got {jnp.shape(direction)}.")
-    _check_nonzero("direction", direction)
-    p = jnp.matmul(traj, direction, precision=_HI)
-    p0 = _concrete(p[0])
-    if p0 is not None and p0 == 0:
-        raise ValueError("traj: the start traj[0] is orthogonal to direction (p_0 = 0): no rate to measure.")
-    t = traj.shape[0] - 1
-    return jnp.exp((jnp.log(jnp.abs(p[-1])) - jnp.log(jnp.abs(p[0]))) / t)
-
-
-def perturbation_rate(
-    loss_fn: Callable, params: PyTree, direction: PyTree, eta, eps, num_steps: int
-) -> Float[Array, ""]:
-    """Measured per-step GD factor along ``direction`` near ``params`` (a minimum).
-
-    Runs GD from θ* + ε v and from θ*, and returns ``|⟨Δ_T, v⟩/⟨Δ_0, v⟩|^{1/T}`` with
-    ``Δ_t`` the difference of the two trajectories (this cancels the residual gradient at
-    θ*). For an eigenvector v of H(θ*) with eigenvalue λ the linearisation predicts
-    |1 − ηλ|; the nonlinear correction is O(ε).
-
-    Raises:
-      ValueError: ``direction`` not shaped like ``params`` or (concrete) zero,
-        ``num_steps`` < 1, a concrete ``eta`` or ``eps`` that is not a positive finite number
-        (traced ε = 0 or v = 0 inside the caller's jit give NaN: 0/0 has no rate).
-      TypeError: ``loss_fn`` not a scalar loss, complex ``direction``.
-    """
-    check_scalar_loss(loss_fn, params)
-    check_same_tree("direction", direction, params)
-    for leaf in jax.tree_util.tree_leaves(direction):
-        _check_real_or_int("direction", leaf)
-    num_steps = _check_int("num_steps", num_steps)
-    check_scalar("eta", eta, positive=True)
-    check_scalar("eps", eps, positive=True)
-    _check_nonzero("direction", direction)
-    flat, unravel = ravel_pytree(params)
-    v = ravel_pytree(direction)[0].astype(flat.dtype)
-    v = v / jnp.linalg.norm(v)
-    grad = lambda x: ravel_pytree(jax.grad(loss_fn)(unravel(x)))[0]
-
-    def step(c, _):
-        a, b = c
-        return (a - eta * grad(a), b - eta * grad(b)), None
-
-    (a, b), _ = jax.lax.scan(step, (flat + eps * v, flat), None, length=num_steps)
-    p = jnp.vdot(a - b, v, precision=_HI)
-    return jnp.exp((jnp.log(jnp.abs(p)) - jnp.log(jnp.abs(eps))) / num_steps)
-
-
-# --- Newton vs GD -----------------------------------------------------------------------
-
-
-class NewtonGD(NamedTuple):
-    """Newton and GD steps at one point: lengths, their ratio, and the curvature seen."""
-
-    newton_norm: Float[Array, ""]
-    gd_norm: Float[Array, ""]
-    ratio: Float[Array, ""]
-    curvature: Float[Array, ""]  # Rayleigh quotient gᵀHg/gᵀg along the gradient
-    finite: Bool[Array, ""]  # False at a stationary point (g = 0) or a singular H
-
-
-def newton_vs_gd(loss_fn: Callable, params: PyTree, eta) -> NewtonGD:
-    """Newton's step −H⁻¹g against GD's −ηg at ``params`` (small models; dense H).
-
-    Raises:
-      ValueError: a concrete ``eta`` that is not a positive finite number.
-      TypeError: ``loss_fn`` not a scalar loss of ``params``.
-
-    Returns:
-      :class:`NewtonGD`; ``finite`` is False when a field is NaN/inf (g = 0: no direction
-      to compare; singular H: no Newton step).
-    """
-    check_scalar("eta", eta, positive=True)
-    h = dense_hessian(loss_fn, params)
-    g = ravel_pytree(jax.grad(loss_fn)(params))[0]
-    dn = -jnp.linalg.solve(h, g)
-    gn = jnp.linalg.norm(g)
-    curv = jnp.vdot(g, jnp.matmul(h, g, precision=_HI), precision=_HI) / gn**2
-    out = (jnp.linalg.norm(dn), eta * gn, jnp.linalg.norm(dn) / (eta * gn), curv)
-    return NewtonGD(*out, jnp.all(jnp.isfinite(jnp.stack(jnp.broadcast_arrays(*out)))))
 
 
 # --- sharpness during training (edge of stability) -----------------------------------------
@@ -377,8 +201,8 @@ def sharpness_trajectory(
     """
     check_scalar_loss(loss_fn, params)
     _check_optimizer(optimizer)
-    num_steps, every = _check_int("num_steps", num_steps), _check_int("every", every)
-    lanczos_iters = _check_int("lanczos_iters", lanczos_iters)
+    num_steps, every = check_int("num_steps", num_steps), check_int("every", every)
+    lanczos_iters = check_int("lanczos_iters", lanczos_iters)
     if num_steps % every:
         raise ValueError(
             f"num_steps, every: expected positive ints with num_steps a multiple of every, "
@@ -431,8 +255,8 @@ def optimizer_steps(
     """
     _check_optimizer(optimizer)
     g, params0 = jnp.asarray(grads), jnp.asarray(params0)
-    _check_real_or_int("grads", g)
-    _check_real_or_int("params0", params0)
+    check_real_or_int("grads", g)
+    check_real_or_int("params0", params0)
     if g.ndim != 2:
         raise ValueError(f"grads: expected shape [T, d], got {g.shape}.")
     if params0.ndim != 1:
@@ -442,7 +266,7 @@ def optimizer_steps(
             f"params0, grads: params0 of shape {params0.shape} does not match grads of shape "
             f"{g.shape} (expected [d] and [T, d])."
         )
-    dt = _float_dtype(g, params0)  # integers are promoted; float dtypes are kept as given
+    dt = float_dtype(g, params0)  # integers are promoted; float dtypes are kept as given
     g, params0 = (a if jnp.issubdtype(a.dtype, jnp.floating) else a.astype(dt) for a in (g, params0))
 
     def step(c, gt):

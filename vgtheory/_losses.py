@@ -17,16 +17,16 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float
+
+from ._checks import check_real, concrete
 
 LOSSES = ("mse", "bce")
 
 
 def _check(z, y):
     z = jnp.asarray(z)
-    if not jnp.issubdtype(z.dtype, jnp.floating):
-        raise TypeError(f"z: expected a floating-point logit array, got dtype {z.dtype}.")
+    check_real("z", z)
     if jnp.iscomplexobj(y):
         raise TypeError(f"y: expected real targets in [0, 1], got dtype {jnp.result_type(y)}.")
     y = jnp.asarray(y, z.dtype)
@@ -36,9 +36,8 @@ def _check(z, y):
         out = None
     if out != z.shape:  # the result has z's shape: y broadcasts to it, not the other way
         raise ValueError(f"y: shape {y.shape} does not broadcast to the shape {z.shape} of z.")
-    try:  # concrete targets must be probabilities; traced ones (inside jit/vmap) are not checked
-        v = np.asarray(y)
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
+    v = concrete(y)  # concrete targets must be probabilities; traced ones (jit/vmap) pass
+    if v is None:
         return z, y
     bad = ~((v >= 0) & (v <= 1))  # also catches NaN
     if bad.any():

@@ -33,10 +33,9 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, Int
 
-from ._checks import check_scalar
+from ._checks import check_float_dtype, check_int, check_recurrence, check_scalar
 
 _HI = jax.lax.Precision.HIGHEST
 METHODS = ("cholesky", "householder")
@@ -91,12 +90,7 @@ def spread_budget(dtype, method: str = "cholesky") -> float:
     """
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}.")
-    try:
-        dt = jnp.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype: expected a floating dtype (the state's), got {dtype!r}.") from None
-    if not jnp.issubdtype(dt, jnp.floating):
-        raise TypeError(f"dtype: expected a floating dtype (the state's), got {dt}.")
+    dt = check_float_dtype("dtype", dtype)
     f64 = dt == jnp.float64
     if method == "householder":
         return math.log(1e10 if f64 else 1e4)
@@ -130,8 +124,7 @@ def reortho_for_spread(spread_per_step: float, dtype=jnp.float32, method: str = 
     check_scalar("safety", safety, positive=True)
     if not float(safety) < 1:
         raise ValueError(f"safety: expected a fraction of the budget in (0, 1), got {float(safety)}.")
-    if not isinstance(max_interval, (int, np.integer)) or isinstance(max_interval, bool) or max_interval < 1:
-        raise ValueError(f"max_interval: expected an int ≥ 1, got {max_interval!r}.")
+    check_int("max_interval", max_interval)
     budget = safety * spread_budget(dtype, method)
     return int(max(1, min(max_interval, math.floor(budget / max(s, 1e-12)))))
 
@@ -182,42 +175,18 @@ def _largest_divisor(n: int, at_most: int) -> int:
 
 
 def _check(step, params, h0, inputs, steps, k, warmup, reortho, blocks, method):
-    if not callable(step):
-        raise TypeError(f"step: expected a callable step(params, h, x), got {type(step).__name__}.")
-    if jnp.ndim(h0) != 1 or not jnp.issubdtype(jnp.result_type(h0), jnp.floating):
-        raise ValueError(f"h0: expected a floating state vector [N], got shape {jnp.shape(h0)} "
-                         f"dtype {jnp.result_type(h0)}.")
-    n = jnp.shape(h0)[0]
-    for name, v, lo in (("steps", steps, 1), ("warmup", warmup, 0), ("reortho", reortho, 1),
-                        ("blocks", blocks, 1)):
-        if not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name}: expected a Python int ≥ {lo}, got {v!r}.")
+    n = check_recurrence(step, params, h0, inputs, steps)
+    warmup, reortho = check_int("warmup", warmup, 0), check_int("reortho", reortho)
+    check_int("blocks", blocks)
     if steps <= warmup:
         raise ValueError(f"steps: expected more steps than warmup (T > warmup), got "
                          f"steps={steps}, warmup={warmup}.")
-    if not isinstance(k, (int, np.integer)) or not 1 <= k <= n:
-        raise ValueError(f"k: expected an int in [1, N={n}] (N = state size), got {k!r}.")
+    check_int("k", k, 1, n, what="N = state size")
     if (steps - warmup) % reortho:
         raise ValueError(f"reortho: expected a divisor of the measured steps "
                          f"steps − warmup = {steps - warmup}, got {reortho}.")
     if method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}.")
-    x0 = None
-    if inputs is not None:
-        if jnp.ndim(inputs) < 1 or jnp.shape(inputs)[0] != steps:
-            raise ValueError(f"inputs: expected a leading time axis of length steps={steps}, "
-                             f"got shape {jnp.shape(inputs)}.")
-        x0 = jax.ShapeDtypeStruct(jnp.shape(inputs)[1:], jnp.result_type(inputs))
-    h_spec = jax.ShapeDtypeStruct(jnp.shape(h0), jnp.result_type(h0))
-    try:
-        out = jax.eval_shape(step, params, h_spec, x0)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"h0: step(params, h, x) failed for a state h of shape {h_spec.shape} "
-                         f"{h_spec.dtype} (h0's; check h0 against params and step): {e}") from None
-    if not hasattr(out, "shape") or out.shape != h_spec.shape or out.dtype != h_spec.dtype:
-        got = (out.shape, out.dtype) if hasattr(out, "shape") else type(out).__name__
-        raise ValueError(f"step: its output must have the state's shape and dtype "
-                         f"{(h_spec.shape, h_spec.dtype)}, got {got}.")
 
 
 def lyapunov_spectrum(

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from ._activations import Activation, activation
+from ._checks import check_scalar
 
 INITS = ("gaussian", "xavier", "he", "orthogonal", "identity")
 
@@ -49,15 +50,6 @@ def _check_widths(widths):
     for w in widths:
         if not isinstance(w, int) or isinstance(w, bool) or w < 1:
             raise ValueError(f"widths: every width must be a positive int, got {list(widths)!r}.")
-
-
-def _check_nonneg(name, value, what="a finite non-negative variance"):
-    try:
-        v = float(value)
-    except (TypeError, jax.errors.ConcretizationTypeError):
-        return  # traced: a sweep inside jit; values are the caller's responsibility
-    if not (v >= 0 and v < float("inf")):
-        raise ValueError(f"{name}: expected {what}, got {v}.")
 
 
 def _one_layer(key, n_in, n_out, init, sigma_w2, sigma_b2, eps, dtype):
@@ -113,9 +105,9 @@ def init_mlp(
     _check_widths(widths)
     if init not in INITS:
         raise ValueError(f"init: unknown initialisation {init!r}; expected one of {INITS}.")
-    _check_nonneg("sigma_w2", sigma_w2)
-    _check_nonneg("sigma_b2", sigma_b2)
-    _check_nonneg("eps", eps, "a finite non-negative perturbation scale")
+    check_scalar("sigma_w2", sigma_w2, nonneg=True)
+    check_scalar("sigma_b2", sigma_b2, nonneg=True)
+    check_scalar("eps", eps, nonneg=True)
     if init == "identity" and len(set(widths)) != 1:
         raise ValueError(f"widths: the identity init needs equal widths, got {list(widths)!r}.")
     L = len(widths) - 1

@@ -29,10 +29,6 @@ from ._residual import stack_gradient_flow
 NORMS = ("batch", "layer", "none")
 
 
-def _check_eps(eps):
-    check_scalar("eps", eps, nonneg=True)
-
-
 def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0,
                eps: ArrayLike = 1e-5) -> Float[Array, "B n"]:
     """Normalises each unit over the batch (axis 0) with batch statistics (biased variance).
@@ -49,7 +45,7 @@ def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike =
     check_real("h", h)
     if jnp.ndim(h) != 2 or jnp.shape(h)[0] < 2:
         raise ValueError(f"h: expected a batch [B, n] with B ≥ 2, got shape {jnp.shape(h)}.")
-    _check_eps(eps)
+    check_scalar("eps", eps, nonneg=True)
     mu = jnp.mean(h, axis=0)
     var = jnp.mean(jnp.square(h - mu), axis=0)
     return gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta
@@ -70,7 +66,7 @@ def layer_norm(h: Float[Array, "... n"], gamma: ArrayLike = 1.0, beta: ArrayLike
     check_real("h", h)
     if jnp.ndim(h) < 1 or jnp.shape(h)[-1] < 2:
         raise ValueError(f"h: expected [..., n] with n ≥ 2 units, got shape {jnp.shape(h)}.")
-    _check_eps(eps)
+    check_scalar("eps", eps, nonneg=True)
     mu = jnp.mean(h, axis=-1, keepdims=True)
     var = jnp.mean(jnp.square(h - mu), axis=-1, keepdims=True)
     return gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta

@@ -22,14 +22,11 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
 
+from ._checks import check_int, check_real_or_int
+
 MAX_QUBITS = 12
 HIGHEST = lax.Precision.HIGHEST
 _PAULI = {"I": ((1, 0), (0, 1)), "X": ((0, 1), (1, 0)), "Y": ((0, -1j), (1j, 0)), "Z": ((1, 0), (0, -1))}
-
-
-def _check_n(n_qubits):
-    if not isinstance(n_qubits, int) or isinstance(n_qubits, bool) or not 1 <= n_qubits <= MAX_QUBITS:
-        raise ValueError(f"n_qubits: expected an int in [1, {MAX_QUBITS}], got {n_qubits!r}.")
 
 
 def _cdtype(dtype):
@@ -61,7 +58,7 @@ def rz(theta):
 def cz_ladder_diagonal(n_qubits: int, dtype=jnp.float32, n_active=None) -> Float[Array, "..."]:
     """±1 diagonal of CZ(0,1)·CZ(1,2)⋯CZ(m−2,m−1) as a ``[2]*n`` tensor, m = ``n_active``
     (traced; default n): links beyond the active qubits are left out."""
-    _check_n(n_qubits)
+    check_int("n_qubits", n_qubits, 1, MAX_QUBITS)
     m = n_qubits if n_active is None else n_active
     bits = jnp.indices((2,) * n_qubits)
     parity = jnp.zeros((2,) * n_qubits, jnp.int32)
@@ -84,12 +81,11 @@ def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
       TypeError: complex or non-numeric ``thetas`` (angles are real).
     """
     thetas = jnp.asarray(thetas)
-    if not (jnp.issubdtype(thetas.dtype, jnp.floating) or jnp.issubdtype(thetas.dtype, jnp.integer)):
-        raise TypeError(f"thetas: expected real angles (a floating or integer array), got dtype {thetas.dtype}.")
+    check_real_or_int("thetas", thetas)
     if thetas.ndim != 3 or thetas.shape[-1] != 2:
         raise ValueError(f"thetas: expected shape [L, n_qubits, 2], got {thetas.shape}.")
     n = thetas.shape[1]
-    _check_n(n)
+    check_int("n_qubits", n, 1, MAX_QUBITS, what="thetas.shape[1]")
     if n_active is not None:
         try:
             m = float(n_active)
@@ -156,7 +152,7 @@ def pauli_expectation(state: Array, pauli: str) -> Array:
 
 def local_pauli(n_qubits: int, sites=(0, 1)) -> str:
     """Pauli string with Z on ``sites`` and I elsewhere (default Z₀Z₁, or Z₀ for n = 1)."""
-    _check_n(n_qubits)
+    check_int("n_qubits", n_qubits, 1, MAX_QUBITS)
     sites = [s for s in sites if s < n_qubits]
     return "".join("Z" if q in sites else "I" for q in range(n_qubits))
 
@@ -204,10 +200,9 @@ def random_circuit_gradients(key: jax.Array, n_qubits: int, depth: int, samples:
       >>> random_circuit_gradients(jax.random.PRNGKey(0), 2, 3, 5).grads.shape
       (5,)
     """
-    _check_n(n_qubits)
-    for name, v in (("depth", depth), ("samples", samples)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name}: expected a positive int, got {v!r}.")
+    check_int("n_qubits", n_qubits, 1, MAX_QUBITS)
+    check_int("depth", depth)
+    check_int("samples", samples)
     index = (depth // 2, 0, 0) if index is None else tuple(index)
     if len(index) != 3 or not (0 <= index[0] < depth and 0 <= index[1] < n_qubits and index[2] in (0, 1)):
         raise ValueError(f"index: expected (layer < {depth}, qubit < {n_qubits}, gate ∈ {{0,1}}), got {index!r}.")

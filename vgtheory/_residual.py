@@ -22,8 +22,9 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
+from ._checks import (check_callable, check_int, check_nonzero, check_output, check_real, check_scalar,
+                      check_width)
 
-from ._checks import check_real, check_scalar, check_width
 HIGHEST = lax.Precision.HIGHEST
 
 
@@ -39,33 +40,9 @@ class ResNet(NamedTuple):
     w2: Float[Array, "L n n"]
 
 
-def _check_int(name, v, lo=1):
-    if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        raise ValueError(f"{name}: expected an int ≥ {lo}, got {v!r}.")
-
-
-def _check_finite_nonzero(name: str, x, axis=None, what: str = "vector") -> None:
-    """A concrete ``x`` must be finite with a nonzero norm (over ``axis``, for each slice).
-
-    Value checks on concrete arrays only (one device→host boolean); traced values inside a
-    caller's ``jit``/``vmap`` are left alone (their NaN then comes from 0/0 and is documented).
-    """
-    try:
-        bad_value = bool(~jnp.all(jnp.isfinite(x)))
-        zero = bool(jnp.any(jnp.sum(jnp.square(x), axis=axis) == 0))
-    except jax.errors.ConcretizationTypeError:
-        return  # traced: a sweep inside the caller's jit
-    if bad_value:
-        raise ValueError(f"{name}: expected a finite {what}, got NaN/inf entries.")
-    if zero:
-        raise ValueError(f"{name}: expected a nonzero {what} (it is normalised), got one whose "
-                         f"squared norm is 0 in {jnp.result_type(x)}.")
-
-
 def _check_stack(block: Callable, params, x, name: str, t) -> None:
     """``block`` callable and shape-preserving on ``x``; tangent ``t`` real, shaped like ``x``."""
-    if not callable(block):
-        raise TypeError(f"block: expected a callable block(p, x) -> x', got {type(block).__name__}.")
+    check_callable("block", block, "block(p, x) -> x'")
     check_real("x", x)
     check_real(name, t)
     if jnp.shape(t) != jnp.shape(x):
@@ -77,15 +54,8 @@ def _check_stack(block: Callable, params, x, name: str, t) -> None:
         raise ValueError("params: expected a pytree of arrays stacked over depth on axis 0.")
     p0 = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a)), params)
     spec = jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x))
-    try:
-        out = jax.eval_shape(block, p0, spec)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"block: block(params[0], x) failed for x of shape {spec.shape} "
-                         f"{spec.dtype}: {e}") from None
-    if getattr(out, "shape", None) != spec.shape or getattr(out, "dtype", None) != spec.dtype:
-        got = (out.shape, out.dtype) if hasattr(out, "shape") else type(out).__name__
-        raise ValueError(f"block: expected a shape- and dtype-preserving block (x: {spec.shape} "
-                         f"{spec.dtype}), got output {got}.")
+    check_output("block", block, (p0, spec), spec.shape, spec.dtype,
+                 call=f"block(params[0], x) for x of shape {spec.shape} {spec.dtype}")
 
 
 def init_resnet(key: jax.Array, width: int, depth: int, *, sigma_w2_1: ArrayLike = 2.0,
@@ -108,8 +78,8 @@ def init_resnet(key: jax.Array, width: int, depth: int, *, sigma_w2_1: ArrayLike
       >>> p.w1.shape
       (3, 8, 8)
     """
-    _check_int("width", width)
-    _check_int("depth", depth)
+    check_int("width", width)
+    check_int("depth", depth)
     for name, v in (("sigma_w2_1", sigma_w2_1), ("sigma_w2_2", sigma_w2_2)):
         check_scalar(name, v, nonneg=True)
     z = jax.random.normal(key, (2, depth, width, width), dtype)  # one draw: small compiled graph
@@ -178,7 +148,7 @@ def stack_tangent_flow(block: Callable, params, x: Array, v: Array) -> Float[Arr
         gives NaN: the relative gain is undefined).
     """
     _check_stack(block, params, x, "v", v)
-    _check_finite_nonzero("v", v, what="tangent")
+    check_nonzero("v", v, what="tangent")
 
     def step(carry, p):
         h, t, acc = carry
@@ -211,7 +181,7 @@ def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array) -> 
         ``jit`` such a cotangent gives NaN: the relative norms are undefined).
     """
     _check_stack(block, params, x, "cotangent", cotangent)
-    _check_finite_nonzero("cotangent", cotangent, what="cotangent")
+    check_nonzero("cotangent", cotangent, what="cotangent")
 
     def fwd(h, p):
         return block(p, h), h

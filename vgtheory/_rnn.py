@@ -26,7 +26,7 @@ _HI = jax.lax.Precision.HIGHEST
 INITS = ("gaussian", "orthogonal")
 
 
-from ._checks import check_scalar, check_vector  # noqa: E402
+from ._checks import check_int, check_scalar, check_vector  # noqa: E402
 
 
 class RNNParams(NamedTuple):
@@ -37,11 +37,6 @@ class RNNParams(NamedTuple):
     b: Float[Array, " n"]
 
 
-def _check_size(name, v, lo=1):
-    if not isinstance(v, int) or v < lo:
-        raise ValueError(f"{name}: expected a Python int ≥ {lo}, got {v!r}.")
-
-
 def _check_init(init):
     if init not in INITS:
         raise ValueError(f"init: expected one of {INITS}, got {init!r}.")
@@ -49,7 +44,7 @@ def _check_init(init):
 
 def recurrent_matrix(key, n: int, *, gain=1.0, init: str = "gaussian", dtype=jnp.float32):
     """W = g·G/√N (G_ij ~ N(0, 1)) or W = g·O (O Haar-orthogonal), ``[N, N]``."""
-    _check_size("n", n)
+    check_int("n", n)
     check_scalar("gain", gain, nonneg=True)
     _check_init(init)
     if init == "gaussian":
@@ -72,8 +67,8 @@ def init_rnn(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "gaussian", in
       input_gain, bias_std: input weight and bias scales (traced).
       dtype: parameter dtype.
     """
-    _check_size("n", n)
-    _check_size("n_in", n_in)
+    check_int("n", n)
+    check_int("n_in", n_in)
     check_scalar("input_gain", input_gain, nonneg=True)
     check_scalar("bias_std", bias_std, nonneg=True)
     kw, ku, kb = jax.random.split(key, 3)
@@ -142,8 +137,8 @@ def init_lstm(key, n: int, n_in: int = 1, *, forget_bias=0.0, gain=1.0, init: st
     The recurrent kernels are g·O (orthogonal, Flax's default with g = 1) or Gaussian with
     entries N(0, g²/N); input kernels are Flax's default (LeCun normal).
     """
-    _check_size("n", n)
-    _check_size("n_in", n_in)
+    check_int("n", n)
+    check_int("n_in", n_in)
     check_scalar("gain", gain, nonneg=True)
     check_scalar("forget_bias", forget_bias)
     cell = nn.LSTMCell(n, param_dtype=dtype, recurrent_kernel_init=_recurrent_init(float(gain), init))
@@ -176,8 +171,8 @@ def lstm_forget_gate(params: CellParams, h: Float[Array, " twon"], x=None) -> Fl
 def init_gru(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "orthogonal",
              dtype=jnp.float32) -> CellParams:
     """Flax ``GRUCell(n)`` parameters (recurrent kernels g·O or Gaussian N(0, g²/N))."""
-    _check_size("n", n)
-    _check_size("n_in", n_in)
+    check_int("n", n)
+    check_int("n_in", n_in)
     check_scalar("gain", gain, nonneg=True)
     cell = nn.GRUCell(n, param_dtype=dtype, recurrent_kernel_init=_recurrent_init(float(gain), init))
     v = _cell_init(cell, key, n, n_in, dtype)
@@ -207,7 +202,7 @@ def _check_cell_args(params, h, x, copies: int) -> int:
 
 def initial_state(cell: str, n: int, dtype=jnp.float32) -> Float[Array, " m"]:
     """Zero state of the right flat size: N for ``"rnn"``/``"gru"``, 2N for ``"lstm"``."""
-    _check_size("n", n)
+    check_int("n", n)
     if cell not in ("rnn", "gru", "lstm"):
         raise ValueError(f"cell: expected 'rnn', 'gru' or 'lstm', got {cell!r}.")
     return jnp.zeros((2 * n if cell == "lstm" else n,), dtype)

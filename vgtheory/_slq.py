@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._checks import check_scalar, check_vector
+from ._checks import check_float_dtype, check_int, check_matvec, check_scalar, check_vector
 from ._hvp import hessian_operator
-from ._lanczos import _check_int, _check_matvec, lanczos_tridiag, tridiag_eigh
+from ._lanczos import lanczos_tridiag, tridiag_eigh
 
 
 class SpectralMeasure(NamedTuple):
@@ -39,13 +39,8 @@ class SpectralMeasure(NamedTuple):
 
 
 def _float(dtype):
-    try:
-        dtype = jnp.zeros((), float).dtype if dtype is None else jnp.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype: expected a floating dtype, got {dtype!r}.") from None
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"dtype: expected a floating dtype, got {dtype}.")
-    return dtype
+    """The probes' dtype: ``dtype``, a floating dtype, or the default float when None."""
+    return check_float_dtype("dtype", jnp.zeros((), float).dtype if dtype is None else dtype)
 
 
 def _rademacher(key, shape, dtype):
@@ -81,11 +76,11 @@ def slq(
       >>> round(float(mu.weights.sum()), 6)
       1.0
     """
-    _check_int("dim", dim, 1, 2**62)
-    _check_int("num_probes", num_probes, 1, 10**7)
-    _check_int("num_iters", num_iters, 1, dim)
+    check_int("dim", dim, 1, 2**62)
+    check_int("num_probes", num_probes, 1, 10**7)
+    check_int("num_iters", num_iters, 1, dim)
     dtype = _float(dtype)
-    _check_matvec(matvec, dim, dtype, source="dim")
+    check_matvec("matvec", matvec, dim, dtype, source="dim")
     keys = jax.random.split(key, num_probes)
 
     def one(k):
@@ -142,7 +137,7 @@ def hessian_slq(
       num_probes, num_iters: see :func:`slq` (``num_iters`` is capped at the dimension).
       mask: optional per-layer/per-block selection (see :func:`hessian_operator`).
     """
-    _check_int("num_iters", num_iters, 1, 2**62)
+    check_int("num_iters", num_iters, 1, 2**62)
     op = hessian_operator(loss_fn, params, mask)
     return slq(op.matvec, op.dim, key, num_probes=num_probes,
                num_iters=min(num_iters, op.dim), dtype=op.dtype)

@@ -48,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from ._checks import check_scalar
+from ._checks import check_int, check_real_or_int, check_scalar
 from ._logspectrum import _round_robin
 
 _HI = jax.lax.Precision.HIGHEST
@@ -196,8 +196,7 @@ def singular_values(a: Float[Array, "... m n"], *, method: str = "auto",
     """
     a = _check_matrix("a", a)
     m = resolve_method(method, a.shape, a.dtype)
-    if not isinstance(max_sweeps, (int, np.integer)) or isinstance(max_sweeps, bool) or max_sweeps < 1:
-        raise ValueError(f"max_sweeps: expected an int ≥ 1, got {max_sweeps!r}.")
+    check_int("max_sweeps", max_sweeps)
     if tol is not None:
         check_scalar("tol", tol, positive=True)
     k = min(a.shape[-2:])
@@ -286,8 +285,7 @@ def jjt_moments(j: Float[Array, "... m n"], k: int = 2, *, method: str = "trace"
       >>> float(r.mean), float(r.variance)   # eigenvalues 1, 4
       (2.5, 2.25)
     """
-    if int(k) != k or k < 2:
-        raise ValueError(f"k: expected an integer ≥ 2, got {k!r}.")
+    check_int("k", k, 2)
     j = _check_matrix("j", j)
     norm = j.shape[-2] if rows else min(j.shape[-2:])
     if method == "trace":
@@ -330,11 +328,9 @@ def spectral_density(values: Float[Array, "..."], bins: int = 50,
       ValueError: ``bins`` not an int ≥ 1, no finite value, ``value_range`` not finite
         ``lo < hi``. TypeError: complex (or boolean) ``values``.
     """
-    if not isinstance(bins, (int, np.integer)) or isinstance(bins, bool) or bins < 1:
-        raise ValueError(f"bins: expected a positive integer, got {bins!r}.")
+    check_int("bins", bins)
     v = np.asarray(values)
-    if not (jnp.issubdtype(v.dtype, jnp.floating) or jnp.issubdtype(v.dtype, jnp.integer)):
-        raise TypeError(f"values: expected real numbers, got dtype {v.dtype}.")
+    check_real_or_int("values", v)
     v = v.astype(np.float64).ravel()
     v = v[np.isfinite(v)]
     if v.size == 0:

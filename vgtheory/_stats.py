@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
+
+from ._checks import check_int, check_real_or_int, concrete
 
 
 class Estimate(NamedTuple):
@@ -49,8 +50,7 @@ def estimate(samples: ArrayLike, axis: int = 0) -> Estimate:
       (2.0, 0.5774, 3)
     """
     samples = jnp.asarray(samples)
-    if not jnp.issubdtype(samples.dtype, jnp.floating) and not jnp.issubdtype(samples.dtype, jnp.integer):
-        raise TypeError(f"samples: expected real numbers, got dtype {samples.dtype}.")
+    check_real_or_int("samples", samples)
     if samples.ndim and not -samples.ndim <= axis < samples.ndim:
         raise ValueError(f"axis: {axis} is out of range for samples of shape {samples.shape}.")
     n = samples.shape[axis] if samples.ndim else 0
@@ -62,11 +62,6 @@ def estimate(samples: ArrayLike, axis: int = 0) -> Estimate:
     mean = jnp.mean(samples, axis=axis)
     se = jnp.std(samples, axis=axis, ddof=1) / math.sqrt(n)
     return Estimate(mean, se, n)
-
-
-def _check_real_samples(name: str, x) -> None:
-    if not (jnp.issubdtype(x.dtype, jnp.floating) or jnp.issubdtype(x.dtype, jnp.integer)):
-        raise TypeError(f"{name}: expected real numbers, got dtype {x.dtype}.")
 
 
 def ratio_estimate(num: ArrayLike, den: ArrayLike) -> Estimate:
@@ -81,16 +76,14 @@ def ratio_estimate(num: ArrayLike, den: ArrayLike) -> Estimate:
       TypeError: complex or non-numeric samples.
     """
     num, den = jnp.asarray(num), jnp.asarray(den)
-    _check_real_samples("num", num)
-    _check_real_samples("den", den)
+    check_real_or_int("num", num)
+    check_real_or_int("den", den)
     if num.shape != den.shape or num.ndim == 0 or num.shape[0] < 2:
         raise ValueError(f"num, den: expected paired samples of equal shape with at least 2 draws, "
                          f"got {num.shape} and {den.shape}.")
     a, b = estimate(num), estimate(den)
-    try:  # traced samples (inside the caller's jit) are not checked
-        zero = np.asarray(b.mean) == 0
-    except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError):
-        zero = np.zeros((), bool)
+    mean = concrete(b.mean)  # traced samples (inside the caller's jit) are not checked
+    zero = np.zeros((), bool) if mean is None else mean == 0
     if zero.any():
         raise ValueError(f"den: the sample mean of den is 0 ({int(zero.sum())} of {zero.size} entries): "
                          f"E[num]/E[den] is undefined; expected a non-zero mean.")
@@ -110,7 +103,7 @@ def variance_estimate(samples: ArrayLike) -> Estimate:
       ValueError: fewer than 4 draws along axis 0. TypeError: complex or non-numeric samples.
     """
     x = jnp.asarray(samples)
-    _check_real_samples("samples", x)
+    check_real_or_int("samples", x)
     n = x.shape[0] if x.ndim else 0
     if n < 4:
         raise ValueError(f"samples: need at least 4 draws along axis 0 for a variance SE, got shape {x.shape}.")
@@ -140,8 +133,7 @@ def bonferroni_k(alpha: float, m: int) -> float:
 
     k = Φ⁻¹(1 − α/(2m)); for α = 0.01 and m = 50, k ≈ 3.72; m = 500 gives 4.26.
     """
-    if not isinstance(m, (int,)) or m < 1:
-        raise ValueError(f"m: expected a positive number of comparisons, got {m!r}.")
+    check_int("m", m, what="the number of comparisons")
     if not 0.0 < alpha < 1.0:  # also rejects NaN
         raise ValueError(f"alpha: expected a family-wise error rate in (0, 1), got {alpha!r}.")
     return normal_quantile(1.0 - alpha / (2.0 * m))

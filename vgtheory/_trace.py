@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._lanczos import _check_int, _check_matvec
+from ._checks import check_int, check_matvec
 from ._hvp import hessian_operator
 from ._slq import _float, _rademacher
 
@@ -74,10 +74,10 @@ def hutchinson(
       >>> float(t.mean), float(t.se)
       (10.0, 0.0)
     """
-    _check_int("dim", dim, 1, 2**62)
-    _check_int("num_samples", num_samples, 2, 10**9)
+    check_int("dim", dim, 1, 2**62)
+    check_int("num_samples", num_samples, 2, 10**9)
     dtype = _float(dtype)
-    _check_matvec(matvec, dim, dtype, source="dim")
+    check_matvec("matvec", matvec, dim, dtype, source="dim")
     z = _rademacher(key, (num_samples, dim), dtype)
     mean, se = _mean_se(_quad_samples(matvec, z))
     return TraceEstimate(mean, se, num_samples, num_samples)
@@ -105,13 +105,13 @@ def hutchpp(
     Returns:
       :class:`TraceEstimate` with ``n = r`` (the samples behind the SE).
     """
-    _check_int("dim", dim, 2, 2**62)
-    _check_int("num_matvecs", num_matvecs, 4, 10**9)
+    check_int("dim", dim, 2, 2**62)
+    check_int("num_matvecs", num_matvecs, 4, 10**9)
     k = num_matvecs // 3 if sketch_size is None else sketch_size
-    _check_int("sketch_size", k, 1, min(dim - 1, (num_matvecs - 2) // 2))
+    check_int("sketch_size", k, 1, min(dim - 1, (num_matvecs - 2) // 2))
     r = num_matvecs - 2 * k
     dtype = _float(dtype)
-    _check_matvec(matvec, dim, dtype, source="dim")
+    check_matvec("matvec", matvec, dim, dtype, source="dim")
     k1, k2 = jax.random.split(key)
     s = _rademacher(k1, (k, dim), dtype)
     y = jax.lax.map(lambda v: matvec(v).astype(dtype), s)  # [k, d]

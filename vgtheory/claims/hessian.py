@@ -10,14 +10,11 @@ import numpy as np
 import optax
 
 from .._claims import Comparison, claim
+from .._gd_stability import direction_rate, gd_quadratic, newton_vs_gd, perturbation_rate
 from .._landscape import (
-    direction_rate,
-    gd_quadratic,
     mlp_init,
     mse_loss,
-    newton_vs_gd,
     optimizer_steps,
-    perturbation_rate,
     regression_data,
     sharpness_trajectory,
     train_to_minimum,
