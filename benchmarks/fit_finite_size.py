@@ -8,7 +8,15 @@ Two claim rows carry a finite-size offset for which no closed form is at hand:
   layers 5–20 of a 20-layer BN MLP for n ∈ {128, 256, 512} × B ∈ {32, 64, 128, 256}.
   Result (2026-11-27, 24 draws): a + b/n + c/B does NOT extrapolate to the mean-field rate
   (ReLU a = 0.3771 ± 0.0006 vs log λ = 0.3832, χ²/dof 2.9; tanh a = 0.1659 ± 0.0004 vs
-  0.1637, χ²/dof 1.5), so no constant from it is used: L6 keeps its stated allowance.
+  0.1637, χ²/dof 1.5): the per-layer rate drifts with depth (ReLU down, tanh up, ≈ 0.01
+  over 30 layers at n = 512, B = 256), with the forward Gram's accumulated anisotropy.
+  ``--only l6tanh`` therefore regresses tanh window means (layers 5–12, 13–20, 21–32 of a
+  32-layer net; n ∈ {128, 256, 512} × B ∈ {64, 128, 256}, 12 draws) on the derived layer
+  profile: rate − log λ = c_B/B + (c_κ κ̄ + c_ν ν̄)/n with κ̄, ν̄ window means of κ_l, ν_l
+  (``theory.bn_saturation_derivative``). Result: c_B = 0.648 ± 0.044, c_κ = 1.244 ± 0.140,
+  c_ν = −4.312 ± 0.876, χ²/dof = 1.48 (24 dof); used by L6's tanh finite-(n, B) row
+  (``vgtheory/claims/architecture.py``, ``_L6_TANH_FIT``, with the printed covariance).
+  ReLU (not odd) has no derived profile yet; its row keeps the stated allowance.
 
 Each is fitted by weighted least squares (weights 1/SE², SE over independent draws):
 L7 with ``y = a + b/N`` and L6 with ``y = a + b/n + c/B``. The script prints a, b (c) with
@@ -22,6 +30,7 @@ from ``PRNGKey(20261127)``, independent of any claim seed.
 Usage::
 
     PYTHONPATH=. python3 benchmarks/fit_finite_size.py [--only l7 l6] [--draws 24] [--quick]
+    PYTHONPATH=. python3 benchmarks/fit_finite_size.py --only l6tanh --draws 12
 
 ``--quick`` runs two sizes with four draws (a smoke test, seconds); the recorded constants
 come from the default settings (see the table in the claim notes).
