@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._checks import check_real
+from ._checks import check_callable, check_real, check_vector
 from ._mlp import MLP, _as_activation, _check_input, dense, preactivations
 
 
@@ -31,21 +31,13 @@ def input_jacobian(f: Callable, x: Float[Array, " n"], mode: str = "rev",
     Returns:
       ``[m, n]``.
     """
-    if not callable(f):
-        raise TypeError(f"f: expected a callable, got {type(f).__name__}.")
+    check_callable("f", f, "f(x) -> y")
     if mode not in ("rev", "fwd"):
         raise ValueError(f"mode: expected 'rev' or 'fwd', got {mode!r}.")
-    _check_real_vector(x)
+    check_vector("x", x)
     jac = jax.jacrev if mode == "rev" else jax.jacfwd
     with jax.default_matmul_precision(precision):
         return jac(f)(x)
-
-
-def _check_real_vector(x):
-    if jnp.ndim(x) != 1:
-        raise ValueError(f"x: expected a vector [n], got shape {jnp.shape(x)}.")
-    if not jnp.issubdtype(jnp.result_type(x), jnp.floating):
-        raise TypeError(f"x: expected a real floating-point vector, got dtype {jnp.result_type(x)}.")
 
 
 class JacobianOperator(NamedTuple):
@@ -58,9 +50,8 @@ class JacobianOperator(NamedTuple):
 
 def jacobian_operator(f: Callable, x: Float[Array, " n"], precision: str = "highest") -> JacobianOperator:
     """Linearises ``f`` at ``x`` once; J v and Jᵀ u then cost one forward/backward pass each."""
-    if not callable(f):
-        raise TypeError(f"f: expected a callable, got {type(f).__name__}.")
-    _check_real_vector(x)
+    check_callable("f", f, "f(x) -> y")
+    check_vector("x", x)
     with jax.default_matmul_precision(precision):
         y, lin = jax.linearize(f, x)
         rmv = jax.linear_transpose(lin, x)
