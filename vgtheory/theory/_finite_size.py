@@ -47,6 +47,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from .._checks import check_int
 from ._mechanisms import _act, _x64
 
 
@@ -116,9 +117,7 @@ def bn_saturation_derivative(act, n: int, batch: int, depth: int, f=None) -> BNS
       >>> round(float(r.kappa[0]), 3), round(float(r.nu[0]), 3)
       (1.0, 2.0)
     """
-    for name, v, lo in (("n", n, 2), ("batch", batch, 3), ("depth", depth, 1)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-            raise ValueError(f"{name}: expected a Python int ≥ {lo}, got {v!r}.")
+    n, batch, depth = check_int("n", n, 2), check_int("batch", batch, 3), check_int("depth", depth, 1)
     a = _act(act)
     z, wz = _gauss_rule()
     x, wx = _beta_rule(batch)
