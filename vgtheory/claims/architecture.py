@@ -223,8 +223,8 @@ def _l6_tanh_finite(e, m, n, B, L, skip, log_rate):
     r = finite_size.bn_saturation_derivative("tanh", n, B, L)
     g = np.array([1.0 / B, float(np.mean(r.kappa[skip:])) / n, float(np.mean(r.nu[skip:])) / n])
     beta, cov, chi2 = _L6_TANH_FIT
-    pred = log_rate + float(g @ beta)
-    se_fit = math.sqrt(float(g @ cov @ g) * max(chi2, 1.0))
+    pred = log_rate + float(np.dot(g, beta))  # host float64
+    se_fit = math.sqrt(float(np.dot(g, np.dot(cov, g))) * max(chi2, 1.0))
     return Comparison(
         f"tanh: per-layer Δ log‖∂L/∂x_l‖², n={n}, B={B}, finite-(n, B) law", pred, e.mean, e.se, m, log_rate,
         bias=2.0 * se_fit,
