@@ -112,8 +112,10 @@ def s9(key, full):
     ns, ms = (128 if full else 64), (2048 if full else 160)
     k1, k2 = jax.random.split(key)
     a = 1.0 / math.sqrt(L)
-    deep = _np(jax.jit(jax.vmap(lambda k: _s9_gains(k, n, L, (1, 1), (a, 1))))(jax.random.split(k1, m)))
-    shallow = _np(jax.jit(jax.vmap(lambda k: _s9_gains(k, ns, Ls, (1, 0), (1, 1))))(jax.random.split(k2, ms)))
+    # full mode: members in vmapped batches of 32 (all 1024 at once would need ~80 GB)
+    over = (lambda f: (lambda ks: jax.lax.map(f, ks, batch_size=32))) if full else jax.vmap
+    deep = _np(jax.jit(over(lambda k: _s9_gains(k, n, L, (1, 1), (a, 1))))(jax.random.split(k1, m)))
+    shallow = _np(jax.jit(over(lambda k: _s9_gains(k, ns, Ls, (1, 0), (1, 1))))(jax.random.split(k2, ms)))
     e_small, e_log = estimate(np.exp(deep[:, 0])), estimate(deep[:, 1])
     e_res, e_plain = estimate(np.exp(shallow[:, 0])), estimate(np.exp(shallow[:, 1]))
     return [
