@@ -59,7 +59,7 @@ def _gain(key, m, n, L, act, s2):
     return np.asarray(jax.jit(jax.vmap(member))(jax.random.split(key, m)))
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=6, deadline=None, derandomize=True)  # CI reproducible
 @given(n=st.integers(8, 48), L=st.integers(1, 8), s2=st.floats(0.5, 2.5), act=st.sampled_from(["linear", "relu"]),
        seed=st.integers(0, 2**16))
 def test_property_gain_theory_vs_simulation(n, L, s2, act, seed):

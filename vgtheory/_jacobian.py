@@ -152,7 +152,8 @@ class GradientFlow(NamedTuple):
 def _kahan_add(s, c, v):
     y = v - c
     t = s + y
-    return t, (t - s) - y
+    # once the sum is −inf (an exactly zero gradient) the compensation is meaningless: keep it 0
+    return t, jnp.where(jnp.isfinite(t), (t - s) - y, jnp.zeros_like(t))
 
 
 def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Array, " nL"],
@@ -202,9 +203,9 @@ def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Arr
         g_new = jnp.matmul(dg, w, precision=precision)
         nrm = jnp.linalg.norm(g_new)
         s, c = _kahan_add(s, c, jnp.log(nrm))
-        return (g_new / nrm, s, c), (2 * s, wlog)
+        return (g_new / jnp.where(nrm > 0, nrm, 1), s, c), (2 * s, wlog)  # 0 stays 0 (log −inf)
 
-    init = (g0 / n0, jnp.log(n0), zero)
+    init = (g0 / jnp.where(n0 > 0, n0, 1), jnp.log(n0), zero)
     if params.stacked:
         (g_dir, _, _), (logs, wlogs) = jax.lax.scan(step, init, (params.weights, hs, xs), reverse=True)
     else:
