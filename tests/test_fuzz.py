@@ -166,6 +166,19 @@ REGISTRY: dict[str, Case] = {
         "too many qubits": (dict(thetas=jnp.ones((1, 13, 2), F32)), "thetas|n_qubits", "raise"),
         "thetas int": (dict(thetas=jnp.ones((2, 2, 2), jnp.int32)), "thetas", "int"),
     }, arrays={"thetas": Slot(THETAS)}),
+    "claim": Case(_with(vg.claim, id="FUZZ1", title="t", statement="s", source="src"), {  # checks, registers nothing
+        "id empty": (dict(id=""), "id", "raise"),
+        "id with spaces": (dict(id="MY 1"), "id", "raise"),
+        "id not a string": (dict(id=1), "id", "raise"),
+        "title not a string": (dict(title=None), "title", "raise"),
+        "expected not a bool": (dict(expected="yes"), "expected", "raise"),
+        "full_only not a bool": (dict(full_only=1), "full_only", "raise"),
+    }),
+    "claim_key": Case(lambda **o: jax.random.key_data(vg.claim_key(**({"seed": 0, "claim_id": "S1"} | o))), {
+        "seed float": (dict(seed=0.5), "seed", "raise"),
+        "claim_id empty": (dict(claim_id=""), "claim_id", "raise"),
+        "claim_id not a string": (dict(claim_id=3), "claim_id", "raise"),
+    }),
     "ensemble": Case(_with(vg.ensemble, fn=lambda k: jnp.exp(jax.random.normal(k, (), F32)), key=KEY, n=8), {
         "empty ensemble": (dict(n=0), "n", "raise"),
         "one member": (dict(n=1), "n", "raise"),
@@ -377,6 +390,12 @@ REGISTRY: dict[str, Case] = {
         "gain negative": (dict(gain=-1.0), "gain", "raise"),
         "unknown init": (dict(init="he"), "init", "raise"),
     }, scalars={"n": "int_pos", "gain": "nonneg"}),
+    "load_claims": Case(_with(vg.load_claims, source="vgtheory.claims.foundation"), {  # imported: not re-run
+        "source not a path": (dict(source=3), "source", "raise"),
+        "missing file": (dict(source="/nonexistent/my_claims.py"), "source", "raise"),
+        "missing module": (dict(source="no_such_module_for_vgtheory"), "source", "raise"),
+        "module without claims": (dict(source="vgtheory._stats"), "source", "raise"),
+    }),
     "register": Case(lambda **o: vg.register(**({"claim": vg.all_claims()["S1"]} | o)), {
         "not a Claim": (dict(claim="S1"), "claim", "raise"),
         "duplicate id": (dict(claim=vg.Claim(id="S1", title="", statement="", source="", run=lambda k, f: [])),
@@ -416,7 +435,10 @@ REGISTRY: dict[str, Case] = {
     "run_claim": Case(lambda **o: vg.run_claim(**({"c": vg.all_claims()["S1"], "key": KEY, "full": False} | o)), {
         "c not a Claim": (dict(c="S13"), "c", "raise"),
         "key not a key": (dict(key=3.5), "key", "raise"),
-    }),
+        "full not a bool": (dict(full="yes"), "full", "raise"),
+        "alpha 0": (dict(alpha=0.0), "alpha", "raise"),
+        "alpha nan": (dict(alpha=NAN), "alpha", "raise"),
+    }, scalars={"alpha": "prob"}),
     "self_attention": Case(_with(vg.self_attention, wq=ATT.wq[0], wk=ATT.wk[0], wv=ATT.wv[0], x=XT), {
         "x wrong width": (dict(x=jnp.ones((3, N + 1), F32)), "x", "raise"),
         "wq non-square": (dict(wq=jnp.ones((N, N + 1), F32)), "wq", "raise"),

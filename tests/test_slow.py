@@ -19,5 +19,5 @@ def test_claim_full_settings(claim_id):
     r = run_claim(c, claim_key(0, claim_id), full=True)
     assert r.error is None, r.error
     k = family_k([r], 0.01 / len(CLAIMS))  # Bonferroni over the claims as well as their rows
-    assert r.as_expected(k), [(x.label, x.verdict(k)) for x in r.comparisons]
+    assert r.as_expected_at(k), [(x.label, x.verdict(k)) for x in r.comparisons]
     assert all(x.planted_rejected(k) for x in r.comparisons if x.verdict(k) == "confirmed")

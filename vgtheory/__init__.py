@@ -17,6 +17,11 @@ from ._claims import Comparison as Comparison
 from ._claims import register as register
 from ._claims import all_claims as all_claims
 from ._claims import run_claim as run_claim
+from ._claims import claim as claim
+from ._claims import claim_key as claim_key
+from ._claims import ClaimResult as ClaimResult
+from ._claims import DuplicateClaimError as DuplicateClaimError
+from ._user_claims import load_claims as load_claims
 
 # --- foundation: networks, Jacobians, gradient flow (lead) -------------------------
 from ._activations import Activation as Activation
@@ -135,5 +140,6 @@ from ._euler import euler_errors as euler_errors
 from ._euler import euler_flow as euler_flow
 
 from . import theory as theory  # noqa: E402
+from . import claims as claims  # noqa: E402  (registers the built-in claims, after every module above)
 
 __version__ = "0.1.0"

@@ -15,14 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import sys
 import time
+import traceback
+import zlib
 from typing import Callable, Literal
 
 import jax
+import numpy as np
 
+from ._checks import ArgumentTypeError, check_callable, check_int, check_scalar
 from ._stats import bonferroni_k, to_float
 
 Kind = Literal["equal", "upper", "lower"]
+MAX_CLT_SHIFT = 1.0  # largest Cornish–Fisher threshold shift (in SE) a row may need (Comparison.reason)
 Verdict = Literal["confirmed", "refuted", "inconclusive"]
 
 
@@ -42,6 +49,13 @@ class Comparison:
       kind: ``"equal"`` (two-sided), ``"upper"`` (claim: estimate ≤ prediction) or
         ``"lower"`` (claim: estimate ≥ prediction).
       note: free text shown in reports (e.g. the bias's origin).
+      skewness: sample skewness γ̂ of the members behind a Monte Carlo mean (0: none
+        stated). The threshold k is widened on the side the skewed mean's studentized error
+        leans to by the one-term Cornish–Fisher correction |γ̂|(2k² + 1)/(6√n) standard errors
+        (:meth:`clt_shift`), and where that correction exceeds ``MAX_CLT_SHIFT`` = 1 SE the
+        row is inconclusive (:meth:`reason`). Set by :meth:`from_ensemble`.
+      caveat: a reason the normal approximation cannot be used at all (non-finite members,
+        zero spread over a Monte Carlo ensemble); a row with a caveat is inconclusive.
     """
 
     label: str
@@ -54,9 +68,11 @@ class Comparison:
     rtol: float = 0.0
     kind: Kind = "equal"
     note: str = ""
+    skewness: float = 0.0
+    caveat: str = ""
 
     def __post_init__(self):
-        for name in ("prediction", "estimate", "se", "planted", "bias", "rtol"):
+        for name in ("prediction", "estimate", "se", "planted", "bias", "rtol", "skewness"):
             object.__setattr__(self, name, to_float(getattr(self, name)))
         object.__setattr__(self, "n", int(self.n))
         if self.kind not in ("equal", "upper", "lower"):
@@ -66,9 +82,87 @@ class Comparison:
                 f"se, bias, rtol: expected non-negative, got {self.se}, {self.bias}, {self.rtol}."
             )
 
-    def tolerance(self, k: float, against: float | None = None) -> float:
+    @classmethod
+    def from_ensemble(cls, result, prediction: float, planted: float, *, label: str, leaf=None,
+                      bias: float = 0.0, rtol: float = 0.0, kind: Kind = "equal", note: str = "") -> "Comparison":
+        """A row comparing ``prediction`` with the mean of one element of ``vg.ensemble``'s result.
+
+        Carries the ensemble's sample skewness, so that the verdict widens the threshold on the
+        skewed side (:meth:`clt_shift`) and is *inconclusive* where the normal approximation of
+        the mean cannot be trusted (:meth:`reason`): a heavy-tailed quantity whose mean a few
+        members carry is never refuted by a CLT that does not hold. Non-finite members and an
+        ensemble whose members are all equal (no standard error) are inconclusive too. The
+        skewness, kurtosis and the largest members' share of Σ|x| are written into ``note``.
+
+        Args:
+          result: a ``vgtheory.EnsembleResult``.
+          prediction, planted: the theory value and a wrong value the check must reject.
+          label: what is compared.
+          leaf: which scalar of the ensemble's output: None (a scalar output), a key, or a
+            tuple path such as ``("g", 3)`` (see ``vgtheory._stats.ensemble_scalar``).
+          bias, rtol, kind, note: as for :class:`Comparison`.
+
+        Raises:
+          TypeError: ``result`` is not an ``EnsembleResult``. ValueError: ``leaf`` does not
+            select one scalar; a bad ``kind``, negative ``bias`` or ``rtol``.
+
+        Example:
+          >>> import jax, vgtheory as vg
+          >>> r = vg.ensemble(lambda k: jax.random.exponential(k), jax.random.key(0), 4000)
+          >>> c = vg.Comparison.from_ensemble(r, 1.0, 1.2, label="E[Exp(1)]")
+          >>> c.verdict(4.0)
+          'confirmed'
+        """
+        from ._stats import ensemble_scalar
+
+        e = ensemble_scalar(result, leaf)
+        caveat = ""
+        if e.nonfinite:
+            caveat = f"{e.nonfinite} of {e.n} members are NaN or ±inf"
+        elif e.se == 0:
+            caveat = (f"all {e.n} members are equal: a Monte Carlo spread of 0 gives no standard error "
+                      "(an exact quantity belongs in a Comparison with se=0, n=1)")
+        skew = e.skewness if math.isfinite(e.skewness) else 0.0
+        diag = (f"ensemble tails: skewness {e.skewness:.3g}, kurtosis {e.kurtosis:.3g}, largest 16 of n = {e.n} "
+                f"carry {e.top_share:.1%} of Σ|x|; inconclusive where |skew|·(2k²+1)/(6√n) > {MAX_CLT_SHIFT:g}")
+        return cls(label, prediction, e.mean, e.se, e.n, planted, bias=bias, rtol=rtol, kind=kind,
+                   note=f"{note}; {diag}" if note else diag, skewness=skew, caveat=caveat)
+
+    def clt_shift(self, k: float) -> float:
+        """|γ̂|(2k² + 1)/(6√n): the one-term Cornish–Fisher correction, in standard errors, to the
+        quantile k of the studentized mean of a sample with skewness γ̂ (Hall 1992, *The
+        Bootstrap and Edgeworth Expansion*, §2.6: P(T ≤ x) = Φ(x) + γ(2x² + 1)φ(x)/(6√n) + O(1/n)).
+        For γ̂ > 0 the estimate falls below the truth by more than k SE more often than the normal
+        tail says, so the lower side's threshold becomes k + shift (the other side stays k)."""
+        if self.skewness == 0 or self.se == 0 or self.n < 2:
+            return 0.0
+        return abs(self.skewness) * (2.0 * k * k + 1.0) / (6.0 * math.sqrt(self.n))
+
+    def reason(self, k: float) -> str:
+        """Why the normal approximation of this row cannot be trusted at threshold k ('' if it can).
+
+        The Cornish–Fisher series is an expansion in γ/√n; once its first term moves the
+        threshold by more than ``MAX_CLT_SHIFT`` = 1 SE, the neglected second-order terms
+        (∝ γ²k⁵/n and the kurtosis) are of the same size, and the sample skewness itself is then
+        typically an underestimate (the tail is undersampled), so no widening is trustworthy.
+        """
+        if self.caveat:
+            return self.caveat
+        shift = self.clt_shift(k)
+        if shift > MAX_CLT_SHIFT:
+            return (f"the mean is not normal enough to test: skewness {self.skewness:.3g} over n = {self.n} "
+                    f"moves the z threshold {k:.3g} by {shift:.2g} SE (> {MAX_CLT_SHIFT:g}); use more members "
+                    "or compare a log-moment")
+        return ""
+
+    def tolerance(self, k: float, against: float | None = None, side: int = 0) -> float:
+        """k·SE + bias + rtol·|against|, with k widened by :meth:`clt_shift` on the skewed side:
+        ``side`` −1 for an estimate below ``against``, +1 above, 0 the larger of the two."""
         ref = self.prediction if against is None else against
-        return k * self.se + self.bias + self.rtol * abs(ref)
+        shift = self.clt_shift(k)
+        lo, hi = (shift, 0.0) if self.skewness > 0 else (0.0, shift)
+        kk = k + (lo if side < 0 else hi if side > 0 else max(lo, hi))
+        return kk * self.se + self.bias + self.rtol * abs(ref)
 
     def z(self) -> float:
         d = self.estimate - self.prediction
@@ -79,16 +173,19 @@ class Comparison:
         v = self.prediction if value is None else value
         if not (math.isfinite(self.estimate) and math.isfinite(v)):
             return False
-        tol = self.tolerance(k, v)
+        lo, hi = self.tolerance(k, v, -1), self.tolerance(k, v, +1)
         d = self.estimate - v
         if self.kind == "equal":
-            return abs(d) <= tol
+            return -lo <= d <= hi
         if self.kind == "upper":
-            return d <= tol
-        return d >= -tol
+            return d <= hi
+        return d >= -lo
 
     def verdict(self, k: float) -> Verdict:
-        if not math.isfinite(self.estimate) or not math.isfinite(self.se):
+        """Refuted if the estimate is outside the tolerance of the prediction; inconclusive if
+        the planted value is inside it too, the estimate is not finite, or :meth:`reason` says the
+        normal approximation cannot be trusted; otherwise confirmed."""
+        if not math.isfinite(self.estimate) or not math.isfinite(self.se) or self.reason(k):
             return "inconclusive"
         if not self.holds(k):
             return "refuted"
@@ -105,15 +202,21 @@ class Claim:
     """A registered claim.
 
     Attributes:
-      id: SPEC id (``"S4"``, ``"L1"``) or a derived one (``"S3.corrected"``).
+      id: SPEC id (``"S4"``, ``"L1"``) or a derived one (``"S3.corrected"``); a user's own id
+        (``"MY1"``) for claims brought with ``vgtheory verify --claims``. Non-empty, no spaces.
       title: a few words.
       statement: the claim as its source states it (or the corrected statement).
       source: where it comes from (seed file and section, or paper and equation).
       run: ``run(key, full) -> list[Comparison]``; ``full`` selects large ensembles.
       expected: whether the statement is expected to hold. A textbook statement that the
         simulation refutes is registered with ``expected=False`` beside its corrected twin.
-      area: which part of the toolkit it exercises (for ``--only`` and reports).
+      area: which part of the toolkit it exercises (for ``--only`` and reports); ``"user"``
+        unless given (every built-in claim names its area).
       full_only: run only under ``--full``.
+
+    Raises:
+      ValueError, TypeError: naming the field, for an empty id, a non-string text field, a
+        non-callable ``run`` or a non-bool flag.
     """
 
     id: str
@@ -122,25 +225,91 @@ class Claim:
     source: str
     run: Callable[[jax.Array, bool], list[Comparison]]
     expected: bool = True
-    area: str = "foundation"
+    area: str = "user"
     full_only: bool = False
+
+    def __post_init__(self):
+        if not isinstance(self.id, str) or not self.id or any(ch.isspace() for ch in self.id):
+            raise ArgumentTypeError(f"id: expected a non-empty string without spaces, got {self.id!r}.")
+        for name in ("title", "statement", "source", "area"):
+            if not isinstance(getattr(self, name), str):
+                raise ArgumentTypeError(f"{name}: expected a string, got {getattr(self, name)!r}.")
+        check_callable("run", self.run, "run(key, full) -> list[Comparison]")
+        for name in ("expected", "full_only"):
+            if not isinstance(getattr(self, name), bool):
+                raise ArgumentTypeError(f"{name}: expected a bool, got {getattr(self, name)!r}.")
 
 
 _REGISTRY: dict[str, Claim] = {}
 
 
+class DuplicateClaimError(ValueError):
+    """Two different claims with one id; the message names where each comes from."""
+
+
+def origin(c: Claim) -> str:
+    """Where ``c`` is defined: ``function in file`` of its ``run`` (``module.function`` without a
+    file, as in a notebook), for messages and reports."""
+    mod = getattr(c.run, "__module__", None) or "?"
+    name = getattr(c.run, "__qualname__", None) or type(c.run).__name__
+    path = getattr(sys.modules.get(mod), "__file__", None)
+    return f"{name} in {path}" if path else f"{mod}.{name}"
+
+
+def _same_definition(a: Claim, b: Claim) -> bool:
+    """True when ``b`` redefines ``a`` in place: the same module and function (a re-run notebook cell)."""
+    key = lambda c: (getattr(c.run, "__module__", None), getattr(c.run, "__qualname__", None))
+    return key(a) == key(b) and key(a)[1] is not None and "<lambda>" not in key(a)[1]
+
+
 def register(claim: Claim) -> Claim:
-    """Adds ``claim`` to the registry (ids are unique)."""
+    """Adds ``claim`` to the registry and returns it.
+
+    Ids are unique. Registering a claim again from the same module and function (a notebook
+    cell run twice, a module reloaded) replaces the earlier definition; any other claim with a
+    registered id raises :class:`DuplicateClaimError` naming both definitions.
+    """
     if not isinstance(claim, Claim):
-        raise TypeError(f"claim: expected a vgtheory.Claim, got {type(claim).__name__}.")
-    if claim.id in _REGISTRY and _REGISTRY[claim.id] is not claim:
-        raise ValueError(f"claim.id: {claim.id!r} is already registered.")
+        raise ArgumentTypeError(f"claim: expected a vgtheory.Claim, got {type(claim).__name__}.")
+    old = _REGISTRY.get(claim.id)
+    if old is not None and old is not claim and not _same_definition(old, claim):
+        raise DuplicateClaimError(f"claim.id: {claim.id!r} is already registered by {origin(old)}; "
+                                  f"cannot register it again from {origin(claim)}.")
     _REGISTRY[claim.id] = claim
     return claim
 
 
-def claim(**fields) -> Callable[[Callable], Claim]:
-    """Decorator form: ``@claim(id="S4", title=..., statement=..., source=...)``."""
+def claim(id: str, *, title: str, statement: str, source: str, expected: bool = True, area: str = "user",
+          full_only: bool = False) -> Callable[[Callable], Claim]:
+    """Registers the decorated ``run(key, full) -> list[Comparison]`` as a :class:`Claim`.
+
+    The decorated name is bound to the registered :class:`Claim`. A claim file (or module) of
+    such functions runs with ``vgtheory verify --claims FILE``, the same table, JSON and HTML
+    report as the built-in claims; an installed package declares its claim modules in the
+    entry-point group ``vgtheory.claims``.
+
+    Args:
+      id: unique id (glob patterns of ``--only`` match it), e.g. ``"MY1"``.
+      title, statement, source: a few words; the claim as stated; where it comes from.
+      expected: whether the statement should hold (``False``: a statement expected to be refuted).
+      area: a group name for ``--only`` (default ``"user"``).
+      full_only: run only under ``--full``.
+
+    Returns:
+      The decorator; it raises :class:`DuplicateClaimError` for an id registered elsewhere.
+
+    Example:
+      >>> import vgtheory as vg
+      >>> @vg.claim(id="DOC1", title="1 + 1 = 2", statement="1 + 1 = 2", source="arithmetic")
+      ... def doc1(key, full):
+      ...     return [vg.Comparison("1 + 1", prediction=2.0, estimate=1.0 + 1.0, se=0.0, n=1,
+      ...                           planted=3.0, rtol=1e-12)]
+      >>> vg.run_claim(doc1, vg.claim_key(0, "DOC1"), False).verdict
+      'confirmed'
+    """
+    fields = dict(id=id, title=title, statement=statement, source=source, expected=expected, area=area,
+                  full_only=full_only)
+    Claim(run=lambda key, full: [], **fields)  # checks the fields now, not when the decorator is applied
 
     def wrap(run: Callable) -> Claim:
         return register(Claim(run=run, **fields))
@@ -149,49 +318,168 @@ def claim(**fields) -> Callable[[Callable], Claim]:
 
 
 def all_claims() -> dict[str, Claim]:
-    """Every registered claim, in registration order (loads the built-in claim modules)."""
-    from . import claims as _  # noqa: F401  (populates the registry)
+    """Every registered claim, in registration order.
 
+    The built-in claims register when ``vgtheory`` is imported (``vgtheory/claims/``); a
+    user's claims when their module runs (``@vg.claim``, :func:`vgtheory.load_claims`).
+    """
     return dict(_REGISTRY)
 
 
-@dataclasses.dataclass
+def claim_key(seed: int, claim_id: str) -> jax.Array:
+    """The PRNG key of claim ``claim_id`` in a run with ``seed`` (what ``vgtheory verify`` uses).
+
+    ``fold_in(key(seed), crc32(claim_id) & 0x7FFFFFFF)``: independent of which other claims run,
+    so ``--only`` reproduces a claim's numbers from a full run.
+    """
+    check_int("seed", seed, lo=-(2**63), hi=2**63 - 1)
+    if not isinstance(claim_id, str) or not claim_id:
+        raise ArgumentTypeError(f"claim_id: expected a non-empty string, got {claim_id!r:.80}.")
+    return jax.random.fold_in(jax.random.key(seed), zlib.crc32(claim_id.encode()) & 0x7FFFFFFF)
+
+def _row_dict(c: Comparison, k: float) -> dict:
+    z = c.z()
+    return {"label": c.label, "prediction": c.prediction, "estimate": c.estimate, "se": c.se, "n": c.n,
+            "z": z if abs(z) != math.inf else None, "kind": c.kind, "tolerance": c.tolerance(k), "bias": c.bias,
+            "rtol": c.rtol, "planted": c.planted, "planted_rejected": c.planted_rejected(k),
+            "verdict": c.verdict(k), "note": c.note}
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
 class ClaimResult:
-    """The outcome of one claim: its rows, verdicts and timing."""
+    """The outcome of one claim: its rows and timing, and its verdict at the threshold ``k``.
+
+    Attributes:
+      claim: the :class:`Claim`.
+      comparisons: its :class:`Comparison` rows (a tuple).
+      seconds: wall time of ``claim.run``.
+      error: ``"ExceptionType: message (at file:line)"`` when ``run`` raised, else None.
+      k: the z threshold of the verdicts: the family-wise Bonferroni k over every row of the run
+        (``vgtheory verify`` sets it with :meth:`with_k`), by default Bonferroni over this
+        claim's own rows at α = 0.01 (what :func:`run_claim` computes).
+
+    Properties ``verdict`` (``"confirmed"``, ``"refuted"`` or ``"inconclusive"``), ``verdicts``
+    (per row) and ``as_expected`` are at ``k``; ``verdict_at(k)``, ``verdicts_at(k)`` and
+    ``as_expected_at(k)`` take another threshold; ``as_dict()`` is the JSON record.
+    """
 
     claim: Claim
-    comparisons: list[Comparison]
+    comparisons: tuple
     seconds: float
     error: str | None = None
+    k: float | None = None
 
-    def verdicts(self, k: float) -> list[Verdict]:
+    def __post_init__(self):
+        object.__setattr__(self, "comparisons", tuple(self.comparisons))
+        k = bonferroni_k(0.01, max(1, len(self.comparisons))) if self.k is None else self.k
+        check_scalar("k", k, positive=True)
+        object.__setattr__(self, "k", float(k))
+
+    def with_k(self, k: float) -> "ClaimResult":
+        """The same result with verdicts at threshold ``k`` (e.g. the family k of a whole run)."""
+        return dataclasses.replace(self, k=k)
+
+    def verdicts_at(self, k: float) -> list[Verdict]:
         return [c.verdict(k) for c in self.comparisons]
 
-    def verdict(self, k: float) -> Verdict:
+    def verdict_at(self, k: float) -> Verdict:
+        """Refuted if a row is refuted, else inconclusive if a row (or the run) is, else confirmed."""
         if self.error is not None or not self.comparisons:
             return "inconclusive"
-        v = self.verdicts(k)
+        v = self.verdicts_at(k)
         if "refuted" in v:
             return "refuted"
         if "inconclusive" in v:
             return "inconclusive"
         return "confirmed"
 
-    def as_expected(self, k: float) -> bool:
+    def as_expected_at(self, k: float) -> bool:
         """Confirmed if expected to hold; refuted if registered as expected to fail."""
-        want = "confirmed" if self.claim.expected else "refuted"
-        return self.verdict(k) == want
+        return self.verdict_at(k) == ("confirmed" if self.claim.expected else "refuted")
+
+    @property
+    def verdicts(self) -> list[Verdict]:
+        return self.verdicts_at(self.k)
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.verdict_at(self.k)
+
+    @property
+    def as_expected(self) -> bool:
+        return self.as_expected_at(self.k)
+
+    def as_dict(self) -> dict:
+        """The claim, its rows and verdicts at ``k`` as plain JSON types (the record of ``--json``)."""
+        c = self.claim
+        return {"id": c.id, "title": c.title, "statement": c.statement, "source": c.source, "area": c.area,
+                "expected": c.expected, "origin": origin(c), "verdict": self.verdict,
+                "as_expected": self.as_expected, "k": self.k, "seconds": self.seconds, "error": self.error,
+                "comparisons": [_row_dict(r, self.k) for r in self.comparisons]}
+
+    def __repr__(self) -> str:
+        err = f", error={self.error!r}" if self.error else ""
+        return (f"ClaimResult(id={self.claim.id!r}, verdict={self.verdict!r}, as_expected={self.as_expected}, "
+                f"rows={len(self.comparisons)}, k={self.k:.3g}, seconds={self.seconds:.3g}{err})")
+
+    def __str__(self) -> str:
+        want = "hold" if self.claim.expected else "fail"
+        lines = [f"{self.claim.id}: {self.verdict} (expected to {want}: "
+                 f"{'as expected' if self.as_expected else 'NOT as expected'}); {len(self.comparisons)} rows at "
+                 f"k = {self.k:.3g}, {self.seconds:.2f} s"]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        for r in self.comparisons:
+            lines.append(f"  {r.verdict(self.k):12s} {r.label}: prediction {r.prediction:.6g}, "
+                         f"estimate {r.estimate:.6g} ± {r.se:.3g} (n = {r.n})")
+        return "\n".join(lines)
 
 
-def run_claim(c: Claim, key: jax.Array, full: bool) -> ClaimResult:
-    """Runs one claim, timing it; an exception becomes an inconclusive result."""
+def _where(e: BaseException, c: Claim) -> str:
+    """`` (at file:line)`` of the deepest traceback frame in ``c.run``'s file (else the deepest)."""
+    frames = traceback.extract_tb(e.__traceback__)
+    code = getattr(c.run, "__code__", None)
+    own = [f for f in frames if code is not None and f.filename == code.co_filename]
+    f = (own or frames or [None])[-1]
+    return "" if f is None else f" (at {os.path.basename(f.filename)}:{f.lineno})"
+
+
+def _is_key(key) -> bool:
+    dt = getattr(key, "dtype", None)
+    if dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key):
+        return True
+    return dt == np.uint32 and getattr(key, "shape", None) == (2,)  # a legacy raw key
+
+
+def run_claim(c: Claim, key: jax.Array, full: bool, *, alpha: float = 0.01) -> ClaimResult:
+    """Runs one claim, timing it; an exception becomes an inconclusive result with ``error`` set.
+
+    Args:
+      c: a :class:`Claim` (``vg.all_claims()[id]``, or what ``@vg.claim`` returns).
+      key: its PRNG key (``vg.claim_key(seed, c.id)`` is the one ``vgtheory verify`` uses).
+      full: large ensembles.
+      alpha: family-wise false-alarm rate of the verdict over this claim's rows (Bonferroni);
+        ``vgtheory verify`` re-thresholds every result over the whole run (:meth:`ClaimResult.with_k`).
+
+    Returns:
+      A :class:`ClaimResult`; ``print`` it for the rows, ``.verdict`` for the verdict.
+    """
+    if not isinstance(c, Claim):
+        raise ArgumentTypeError(f"c: expected a vgtheory.Claim (see vg.claim, vg.all_claims), got {c!r:.80}.")
+    if not _is_key(key):
+        raise ArgumentTypeError(f"key: expected a PRNG key (jax.random.key), got {key!r:.80}.")
+    if not isinstance(full, (bool, np.bool_)):
+        raise ArgumentTypeError(f"full: expected a bool, got {full!r:.80}.")
+    check_scalar("alpha", alpha)
     t0 = time.perf_counter()
     try:
-        rows = list(c.run(key, full))
-        err = None
+        rows, err = list(c.run(key, bool(full))), None
+        wrong = [r for r in rows if not isinstance(r, Comparison)]
+        if wrong:
+            rows, err = [], f"TypeError: run: expected a list of vgtheory.Comparison, got a {type(wrong[0]).__name__}"
     except Exception as e:  # reported, never swallowed silently
-        rows, err = [], f"{type(e).__name__}: {e}"
-    return ClaimResult(c, rows, time.perf_counter() - t0, err)
+        rows, err = [], f"{type(e).__name__}: {e}{_where(e, c)}"
+    return ClaimResult(c, rows, time.perf_counter() - t0, err, bonferroni_k(alpha, max(1, len(rows))))
 
 
 def family_k(results: list[ClaimResult], alpha: float) -> float:

@@ -8,7 +8,8 @@ import os
 import platform
 import sys
 import time
-import zlib
+
+from ._claims import claim_key as claim_key  # (its home is _claims; importable here as before)
 
 
 def _setup_jax(cache: bool):
@@ -47,13 +48,6 @@ def environment() -> dict:
     }
 
 
-def claim_key(seed: int, claim_id: str):
-    """The PRNG key of one claim: independent of which other claims run."""
-    import jax
-
-    return jax.random.fold_in(jax.random.key(seed), zlib.crc32(claim_id.encode()) & 0x7FFFFFFF)
-
-
 def select(claims: dict, only: list[str] | None, full: bool) -> list:
     out = []
     for cid, c in claims.items():
@@ -67,6 +61,36 @@ def select(claims: dict, only: list[str] | None, full: bool) -> list:
 
 def _fmt(x: float) -> str:
     return "nan" if x != x else f"{x:.4g}"
+
+
+def load_user_claims(args) -> list[str] | None:
+    """Loads the installed packages' claims (entry points) and the ``--claims`` files/modules.
+
+    Returns the ids of the ``--claims`` claims (in order), or None after printing why loading
+    failed (file not found, import error with a brief traceback, duplicate id, no claims).
+    """
+    from ._claims import DuplicateClaimError
+    from ._user_claims import ClaimsNotFoundError, NoClaimsError, brief_traceback, entry_point_claims, load_claims
+
+    if not getattr(args, "no_entry_points", False):
+        try:
+            entry_point_claims()
+        except ImportError as e:
+            print(f"vgtheory: {e}\n{brief_traceback(e.__cause__ or e)}\n(--no-entry-points skips installed "
+                  "packages' claims)", file=sys.stderr)
+            return None
+    ids: list[str] = []
+    for src in getattr(args, "claims", None) or []:
+        try:
+            found = load_claims(src)
+        except (ClaimsNotFoundError, NoClaimsError, DuplicateClaimError) as e:
+            print(f"--claims {src}: {str(e).removeprefix('source: ')}", file=sys.stderr)
+            return None
+        except Exception as e:  # the user's file raised while it was imported: show where
+            print(f"--claims {src}: importing it failed:\n{brief_traceback(e)}", file=sys.stderr)
+            return None
+        ids += [c.id for c in found if c.id not in ids]
+    return ids
 
 
 def result_rows(results, k):
@@ -97,35 +121,33 @@ def print_table(results, k, out=None):
     print(f"{'claim':28s} {'expected':9s} {'verdict':13s} as expected", file=out)
     for r in results:
         exp = "holds" if r.claim.expected else "fails"
-        print(f"{r.claim.id:28s} {exp:9s} {r.verdict(k):13s} {'yes' if r.as_expected(k) else 'NO'}", file=out)
+        print(f"{r.claim.id:28s} {exp:9s} {r.verdict_at(k):13s} {'yes' if r.as_expected_at(k) else 'NO'}", file=out)
 
 
 def results_json(results, k, args, env) -> dict:
-    claims = []
-    for r in results:
-        claims.append({
-            "id": r.claim.id, "title": r.claim.title, "statement": r.claim.statement,
-            "source": r.claim.source, "area": r.claim.area, "expected": r.claim.expected,
-            "verdict": r.verdict(k), "as_expected": r.as_expected(k), "seconds": r.seconds,
-            "error": r.error,
-            "comparisons": [{
-                "label": c.label, "prediction": c.prediction, "estimate": c.estimate, "se": c.se,
-                "n": c.n, "z": c.z() if abs(c.z()) != float("inf") else None, "kind": c.kind,
-                "tolerance": c.tolerance(k), "bias": c.bias, "rtol": c.rtol, "planted": c.planted,
-                "planted_rejected": c.planted_rejected(k), "verdict": c.verdict(k), "note": c.note,
-            } for c in r.comparisons],
-        })
+    claims = [r.with_k(k).as_dict() for r in results]
     return {"config": {"seed": args.seed, "full": args.full, "only": args.only, "alpha": args.alpha,
-                       "k": k, "argv": sys.argv}, "environment": env, "claims": claims}
+                       "k": k, "claims": getattr(args, "claims", None),
+                       "entry_points": not getattr(args, "no_entry_points", False), "argv": sys.argv},
+            "environment": env, "claims": claims}
 
 
 def cmd_verify(args) -> int:
     _setup_jax(not args.no_cache)
     from ._claims import all_claims, family_k, run_claim
 
-    chosen = select(all_claims(), args.only, args.full)
+    user = load_user_claims(args)
+    if user is None:
+        return 2
+    registry = all_claims()
+    pool = {cid: registry[cid] for cid in user} if user and not args.only else registry
+    chosen = select(pool, args.only, args.full)
     if not chosen:
-        print(f"--only: no registered claim matches {args.only!r}; see `vgtheory list`.", file=sys.stderr)
+        if user and not args.only:
+            print(f"--claims: every loaded claim is full_only ({', '.join(user)}); add --full.", file=sys.stderr)
+        else:
+            print(f"--only: no registered claim matches {args.only!r}; see `vgtheory list"
+                  + (" --claims ...`" if user else "`") + ".", file=sys.stderr)
         return 2
     env = environment()
     print(f"vgtheory verify: {len(chosen)} claims, seed {args.seed}, {'full' if args.full else 'quick'} settings, "
@@ -139,9 +161,10 @@ def cmd_verify(args) -> int:
         if args.json:  # nothing is lost: partial results are on disk as they come
             _write_json(args.json, results_json(results, family_k(results, args.alpha), args, env))
     k = family_k(results, args.alpha)
+    results = [r.with_k(k) for r in results]  # every verdict at the family-wise threshold of this run
     print_table(results, k)
     m = sum(len(r.comparisons) for r in results)
-    bad = [r.claim.id for r in results if not r.as_expected(k)]
+    bad = [r.claim.id for r in results if not r.as_expected]
     print(f"\n{m} comparisons, Bonferroni k = {k:.2f} (family-wise α = {args.alpha}); "
           f"total {time.perf_counter() - t0:.1f}s; "
           + ("all claims as expected." if not bad else f"NOT as expected: {', '.join(bad)}"))
@@ -165,11 +188,16 @@ def _write_json(path, obj):
 
 
 def cmd_list(args) -> int:
-    from ._claims import all_claims
+    from ._claims import all_claims, origin
 
+    user = load_user_claims(args)
+    if user is None:
+        return 2
     for c in all_claims().values():
         flag = "" if c.expected else "  [expected to be refuted]"
-        print(f"{c.id:28s} [{c.area}] {c.title}{flag}\n{'':28s} source: {c.source}")
+        builtin = (getattr(c.run, "__module__", None) or "").startswith("vgtheory.claims.")
+        where = "" if builtin else f"\n{'':28s} defined in: {origin(c)}"
+        print(f"{c.id:28s} [{c.area}] {c.title}{flag}\n{'':28s} source: {c.source}{where}")
     return 0
 
 
@@ -178,6 +206,16 @@ def cmd_figures(args) -> int:
     from ._figures import run_figures
 
     return run_figures(out=args.out, smoke=args.smoke, only=args.only)
+
+
+def _user_claim_args(p):
+    p.add_argument("--claims", action="append", metavar="PATH_OR_MODULE",
+                   help="also load a user's claims (@vg.claim) from a .py file or an importable module; "
+                        "repeatable. Without --only, verify runs only these claims; with --only, the patterns "
+                        "select among the built-in and the user's claims")
+    p.add_argument("--no-entry-points", action="store_true",
+                   help="do not load the claims of installed packages (entry-point group vgtheory.claims), "
+                        "which are otherwise registered beside the built-in claims")
 
 
 def main(argv=None) -> int:
@@ -191,8 +229,10 @@ def main(argv=None) -> int:
     v.add_argument("--seed", type=int, default=0)
     v.add_argument("--alpha", type=float, default=0.01, help="family-wise false-alarm rate (Bonferroni)")
     v.add_argument("--no-cache", action="store_true", help="no persistent XLA compilation cache")
+    _user_claim_args(v)
     v.set_defaults(fn=cmd_verify)
     l = sub.add_parser("list", help="list the registered claims")
+    _user_claim_args(l)
     l.set_defaults(fn=cmd_list)
     f = sub.add_parser("figures", help="regenerate the paper figures")
     f.add_argument("--smoke", action="store_true", help="tiny sizes (seconds), as the tests run them")

@@ -176,7 +176,8 @@ def render_report(results: dict, figures_by_claim: dict | None = None, figures_n
             f'{_e(c.get("area", ""))} · {_num(c.get("seconds"))} s · key = fold_in(key({_e(seed)}), '
             f'{zlib.crc32(c["id"].encode()) & 0x7FFFFFFF})</p>',
             f'<p class=statement>{_e(c.get("statement", ""))}</p>',
-            f'<p class=small>Source: {_e(c.get("source", ""))}</p>',
+            f'<p class=small>Source: {_e(c.get("source", ""))}'
+            + (f' · defined as {_e(c["origin"])}' if c.get("origin") else "") + "</p>",
         ]
         if c.get("error"):
             parts.append(f'<pre class=no>error: {_e(c["error"])}</pre>')
