@@ -24,6 +24,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
+from ._cache import cached
 from ._checks import check_callable, check_real, check_real_or_int
 
 PyTree = Any
@@ -62,6 +63,7 @@ def check_tangent(name: str, tree: PyTree, params: PyTree) -> None:
         check_real_or_int(name, a)
 
 
+@cached
 def hvp(loss_fn: Callable, params: PyTree, v: PyTree) -> PyTree:
     """Hessian-vector product ``H(params) v`` by forward-over-reverse differentiation.
 
@@ -92,6 +94,10 @@ def hvp(loss_fn: Callable, params: PyTree, v: PyTree) -> PyTree:
 class HessianOperator(NamedTuple):
     """The Hessian (or one block of it) as a matrix-free operator on flat vectors.
 
+    A symmetric :class:`~vgtheory.LinearOperator` (``shape``, ``rmatvec`` and
+    ``symmetric`` are derived), so Lanczos, power iteration, SLQ and the trace estimators
+    take it directly.
+
     Attributes:
       matvec: ``matvec(x: [dim]) -> [dim]``, the selected block of ``H`` applied to ``x``.
       dim: number of selected coordinates (a Python int).
@@ -106,6 +112,21 @@ class HessianOperator(NamedTuple):
     dtype: Any
     to_tree: Callable[[Array], PyTree]
     from_tree: Callable[[PyTree], Array]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(dim, dim)``."""
+        return (self.dim, self.dim)
+
+    @property
+    def rmatvec(self) -> Callable[[Array], Array]:
+        """Hᵀ = H: the same ``matvec``."""
+        return self.matvec
+
+    @property
+    def symmetric(self) -> bool:
+        """Always True (a Hessian of a C² loss)."""
+        return True
 
 
 def _mask_indices(mask: PyTree, params: PyTree) -> np.ndarray:
@@ -179,6 +200,7 @@ def hessian_operator(loss_fn: Callable, params: PyTree, mask: PyTree | None = No
     )
 
 
+@cached(static=("mask",))
 def dense_hessian(
     loss_fn: Callable, params: PyTree, mask: PyTree | None = None, max_dim: int = 8192
 ) -> Float[Array, "d d"]:

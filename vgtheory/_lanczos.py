@@ -24,8 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float
 
+from ._cache import cached, value_checks
 from ._checks import check_int, check_matvec, check_nonzero, check_scalar, check_vector
 from ._hvp import hessian_operator
+from ._operator import LinearOperator, symmetric_matvec
+
+MatVec = Callable[[Array], Array] | LinearOperator
+_V0 = {"v0": "start vector"}
 
 Which = Literal["largest", "smallest", "largest_magnitude"]
 _HI = jax.lax.Precision.HIGHEST
@@ -80,13 +85,13 @@ def _orth(basis, w):
     return w
 
 
-def lanczos_tridiag(
-    matvec: Callable[[Array], Array], v0: Float[Array, " d"], num_iters: int
-) -> Tridiagonal:
+@cached(precheck=value_checks(nonzero=_V0))
+def lanczos_tridiag(matvec: MatVec, v0: Float[Array, " d"], num_iters: int) -> Tridiagonal:
     """``m = num_iters`` steps of Lanczos with full reorthogonalisation.
 
     Args:
-      matvec: symmetric linear map ``[d] -> [d]`` (e.g. :func:`hessian_operator`'s).
+      matvec: symmetric linear map ``[d] -> [d]``: a callable or a symmetric
+        :class:`~vgtheory.LinearOperator` (e.g. a :func:`hessian_operator`).
       v0: ``[d]`` start vector (any nonzero vector; normalised here).
       num_iters: m, 1 ≤ m ≤ d (Python int).
 
@@ -96,10 +101,12 @@ def lanczos_tridiag(
     Raises:
       ValueError: ``v0`` not a real vector, or (when concrete) zero or non-finite (under
         ``jit`` such a ``v0`` gives NaN); ``num_iters`` outside [1, d]; ``matvec`` failing
-        on or not returning a ``[d]`` vector. TypeError: ``matvec`` not callable.
+        on or not returning a ``[d]`` vector, a non-symmetric operator. TypeError:
+        ``matvec`` not callable.
     """
     check_vector("v0", v0)
     d = v0.shape[0]
+    matvec, _, _ = symmetric_matvec(matvec, "matvec", d, " (Lanczos)")
     check_int("num_iters", num_iters, 1, d)
     check_matvec("matvec", matvec, d, v0.dtype, source="v0")
     check_nonzero("v0", v0, what="start vector")
@@ -187,8 +194,9 @@ def _select(theta, k: int, which: Which):
     return jnp.argsort(-jnp.abs(theta))[:k]
 
 
+@cached(precheck=value_checks(nonzero=_V0, scalars={"tol": {"nonneg": True}}))
 def lanczos_eigh(
-    matvec: Callable[[Array], Array],
+    matvec: MatVec,
     v0: Float[Array, " d"],
     k: int,
     *,
@@ -199,7 +207,8 @@ def lanczos_eigh(
     """Top-k eigenpairs of a symmetric operator by Lanczos with full reorthogonalisation.
 
     Args:
-      matvec: symmetric linear map ``[d] -> [d]``.
+      matvec: symmetric linear map ``[d] -> [d]``: a callable or a symmetric
+        :class:`~vgtheory.LinearOperator`.
       v0: ``[d]`` start vector (e.g. Gaussian from an explicit key); sets d and the dtype.
       k: number of eigenpairs, 1 ≤ k < d.
       which: ``"largest"`` (algebraic), ``"smallest"`` (algebraic) or
@@ -225,6 +234,7 @@ def lanczos_eigh(
     """
     check_vector("v0", v0)
     d = v0.shape[0]
+    matvec, _, _ = symmetric_matvec(matvec, "matvec", d, " (Lanczos)")
     if which not in ("largest", "smallest", "largest_magnitude"):
         raise ValueError(
             f"which: expected 'largest', 'smallest' or 'largest_magnitude', got {which!r}."
@@ -245,9 +255,8 @@ def lanczos_eigh(
     return Eigenpairs(values, vectors, residuals, converged, m)
 
 
-def power_iteration(
-    matvec: Callable[[Array], Array], v0: Float[Array, " d"], num_iters: int
-) -> PowerResult:
+@cached(precheck=value_checks(nonzero=_V0))
+def power_iteration(matvec: MatVec, v0: Float[Array, " d"], num_iters: int) -> PowerResult:
     """Power iteration for the eigenvalue of largest magnitude (the PyHessian baseline).
 
     ``v ← A v/‖A v‖``; the estimate after t products is the Rayleigh quotient ``vᵀ A v``
@@ -255,7 +264,8 @@ def power_iteration(
     baseline that Lanczos must beat.
 
     Args:
-      matvec: symmetric linear map ``[d] -> [d]``.
+      matvec: symmetric linear map ``[d] -> [d]``: a callable or a symmetric
+        :class:`~vgtheory.LinearOperator`.
       v0: ``[d]`` start vector.
       num_iters: number of matvecs t ≥ 1.
 
@@ -267,6 +277,7 @@ def power_iteration(
       ValueError: as :func:`lanczos_tridiag` for ``v0`` and ``matvec``; ``num_iters < 1``.
     """
     check_vector("v0", v0)
+    matvec, _, _ = symmetric_matvec(matvec, "matvec", v0.shape[0], " (power iteration)")
     check_int("num_iters", num_iters, 1, 10**9)
     check_matvec("matvec", matvec, v0.shape[0], v0.dtype, source="v0")
     check_nonzero("v0", v0, what="start vector")
@@ -291,6 +302,7 @@ class HessianEigenpairs(NamedTuple):
     num_matvecs: int
 
 
+@cached(static=("mask",), precheck=value_checks(scalars={"tol": {"nonneg": True}}))
 def hessian_eigh(
     loss_fn: Callable,
     params,
@@ -318,6 +330,6 @@ def hessian_eigh(
     """
     op = hessian_operator(loss_fn, params, mask)
     v0 = jax.random.normal(key, (op.dim,), op.dtype)
-    e = lanczos_eigh(op.matvec, v0, k, which=which, num_iters=num_iters, tol=tol)
+    e = lanczos_eigh(op, v0, k, which=which, num_iters=num_iters, tol=tol)
     return HessianEigenpairs(e.values, jax.vmap(op.to_tree)(e.vectors), e.residuals,
                              e.converged, e.num_matvecs)

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, Float
 
+from ._cache import cached
 from ._checks import check_int, check_real_or_int
 
 MAX_QUBITS = 12
@@ -67,6 +68,25 @@ def cz_ladder_diagonal(n_qubits: int, dtype=jnp.float32, n_active=None) -> Float
     return (1 - 2 * (parity % 2)).astype(dtype)
 
 
+def _check_n_active(n_active, n: int) -> None:
+    """A concrete ``n_active`` must be an integer in [0, n]; a traced one is left alone."""
+    if n_active is None:
+        return
+    try:
+        m = float(n_active)
+    except jax.errors.ConcretizationTypeError:
+        return  # traced: a sweep over m inside the caller's jit
+    except (TypeError, ValueError):
+        raise TypeError(f"n_active: expected an int in [0, {n}], got {n_active!r:.80}.") from None
+    if not (0 <= m <= n and m == int(m)):
+        raise ValueError(f"n_active: expected an int in [0, {n}] (thetas has {n} qubits), got {n_active!r}.")
+
+
+def _precheck_gradients(n_qubits=None, n_active=None, **_):
+    if isinstance(n_qubits, int) and not isinstance(n_qubits, bool) and 1 <= n_qubits <= MAX_QUBITS:
+        _check_n_active(n_active, n_qubits)
+
+
 def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
     """|ψ(θ)⟩ of the layered RY–RZ–CZ ansatz, as a ``[2]*n`` complex tensor.
 
@@ -86,15 +106,7 @@ def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
         raise ValueError(f"thetas: expected shape [L, n_qubits, 2], got {thetas.shape}.")
     n = thetas.shape[1]
     check_int("n_qubits", n, 1, MAX_QUBITS, what="thetas.shape[1]")
-    if n_active is not None:
-        try:
-            m = float(n_active)
-        except jax.errors.ConcretizationTypeError:
-            m = None  # traced: a sweep over m inside the caller's jit
-        except (TypeError, ValueError):
-            raise TypeError(f"n_active: expected an int in [0, {n}], got {n_active!r:.80}.") from None
-        if m is not None and not (0 <= m <= n and m == int(m)):
-            raise ValueError(f"n_active: expected an int in [0, {n}] (thetas has {n} qubits), got {n_active!r}.")
+    _check_n_active(n_active, n)
     cdt = _cdtype(thetas.dtype)
     diag = cz_ladder_diagonal(n, thetas.dtype, n_active).ravel()
     if n_active is not None:
@@ -175,6 +187,7 @@ class BarrenSample(NamedTuple):
     energies: Float[Array, " m"]
 
 
+@cached(traced=("n_active",), precheck=_precheck_gradients)
 def random_circuit_gradients(key: jax.Array, n_qubits: int, depth: int, samples: int,
                              index=None, pauli: str | None = None, dtype=jnp.float32,
                              n_active=None) -> BarrenSample:

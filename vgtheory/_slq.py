@@ -21,9 +21,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._cache import cached
 from ._checks import check_float_dtype, check_int, check_matvec, check_scalar, check_vector
 from ._hvp import hessian_operator
-from ._lanczos import lanczos_tridiag, tridiag_eigh
+from ._lanczos import MatVec, lanczos_tridiag, tridiag_eigh
+from ._operator import symmetric_matvec
 
 
 class SpectralMeasure(NamedTuple):
@@ -47,9 +49,10 @@ def _rademacher(key, shape, dtype):
     return jax.random.rademacher(key, shape, dtype=jnp.int8).astype(dtype)
 
 
+@cached
 def slq(
-    matvec: Callable[[Array], Array],
-    dim: int,
+    matvec: MatVec,
+    dim: int | None,
     key: Array,
     *,
     num_probes: int = 8,
@@ -59,12 +62,14 @@ def slq(
     """Stochastic Lanczos quadrature of a symmetric operator's spectral measure.
 
     Args:
-      matvec: symmetric linear map ``[dim] -> [dim]``.
-      dim: d (Python int).
+      matvec: symmetric linear map ``[dim] -> [dim]``: a callable or a symmetric
+        :class:`~vgtheory.LinearOperator` (e.g. a :func:`hessian_operator`).
+      dim: d (Python int); None when ``matvec`` is an operator (its size).
       key: PRNG key for the Rademacher probes.
       num_probes: P ≥ 1 independent probes (run one after another: memory ~ m·d).
       num_iters: m Lanczos steps per probe, 1 ≤ m ≤ d.
-      dtype: working dtype of the Lanczos vectors (default: JAX's default float).
+      dtype: working dtype of the Lanczos vectors (default: the operator's, else JAX's
+        default float).
 
     Returns:
       :class:`SpectralMeasure` whose weights sum to 1.
@@ -76,10 +81,11 @@ def slq(
       >>> round(float(mu.weights.sum()), 6)
       1.0
     """
+    matvec, dim, op_dtype = symmetric_matvec(matvec, "matvec", dim, " (Lanczos quadrature)")
     check_int("dim", dim, 1, 2**62)
     check_int("num_probes", num_probes, 1, 10**7)
     check_int("num_iters", num_iters, 1, dim)
-    dtype = _float(dtype)
+    dtype = _float(op_dtype if dtype is None else dtype)
     check_matvec("matvec", matvec, dim, dtype, source="dim")
     keys = jax.random.split(key, num_probes)
 
@@ -125,6 +131,7 @@ def slq_density(
     return jnp.sum(g * w[None, :].astype(x.dtype), axis=1)
 
 
+@cached(static=("mask",))
 def hessian_slq(
     loss_fn: Callable, params, key: Array, *, num_probes: int = 8, num_iters: int = 64, mask=None
 ) -> SpectralMeasure:
@@ -139,5 +146,4 @@ def hessian_slq(
     """
     check_int("num_iters", num_iters, 1, 2**62)
     op = hessian_operator(loss_fn, params, mask)
-    return slq(op.matvec, op.dim, key, num_probes=num_probes,
-               num_iters=min(num_iters, op.dim), dtype=op.dtype)
+    return slq(op, op.dim, key, num_probes=num_probes, num_iters=min(num_iters, op.dim))

@@ -21,8 +21,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from ._cache import cached
 from ._checks import check_int, check_matvec
 from ._hvp import hessian_operator
+from ._lanczos import MatVec
+from ._operator import square_matvec, symmetric_matvec
 from ._slq import _float, _rademacher
 
 _HI = jax.lax.Precision.HIGHEST
@@ -53,17 +56,19 @@ def _mean_se(samples):
     return jnp.mean(samples), jnp.std(samples, ddof=1) / jnp.sqrt(jnp.asarray(n, samples.dtype))
 
 
+@cached
 def hutchinson(
-    matvec: Callable[[Array], Array], dim: int, key: Array, num_samples: int, dtype=None
+    matvec: MatVec, dim: int | None, key: Array, num_samples: int, dtype=None
 ) -> TraceEstimate:
     """Hutchinson's trace estimate ``(1/n) Σ zᵢᵀ A zᵢ`` with Rademacher ``zᵢ``.
 
     Args:
-      matvec: linear map ``[dim] -> [dim]``.
-      dim: d (Python int).
+      matvec: linear map ``[dim] -> [dim]``: a callable or a square
+        :class:`~vgtheory.LinearOperator`.
+      dim: d (Python int); None when ``matvec`` is an operator (its size).
       key: PRNG key.
       num_samples: n ≥ 2 probes (= matvecs).
-      dtype: probe dtype (default: JAX's default float).
+      dtype: probe dtype (default: the operator's, else JAX's default float).
 
     Returns:
       :class:`TraceEstimate`.
@@ -74,18 +79,20 @@ def hutchinson(
       >>> float(t.mean), float(t.se)
       (10.0, 0.0)
     """
+    matvec, dim, op_dtype = square_matvec(matvec, "matvec", dim)
     check_int("dim", dim, 1, 2**62)
     check_int("num_samples", num_samples, 2, 10**9)
-    dtype = _float(dtype)
+    dtype = _float(op_dtype if dtype is None else dtype)
     check_matvec("matvec", matvec, dim, dtype, source="dim")
     z = _rademacher(key, (num_samples, dim), dtype)
     mean, se = _mean_se(_quad_samples(matvec, z))
     return TraceEstimate(mean, se, num_samples, num_samples)
 
 
+@cached
 def hutchpp(
-    matvec: Callable[[Array], Array],
-    dim: int,
+    matvec: MatVec,
+    dim: int | None,
     key: Array,
     num_matvecs: int,
     dtype=None,
@@ -94,23 +101,25 @@ def hutchpp(
     """Hutch++ trace estimate: exact trace on a sketched top subspace + deflated Hutchinson.
 
     Args:
-      matvec: symmetric linear map ``[dim] -> [dim]``.
-      dim: d (Python int).
+      matvec: symmetric linear map ``[dim] -> [dim]``: a callable or a symmetric
+        :class:`~vgtheory.LinearOperator`.
+      dim: d (Python int); None when ``matvec`` is an operator (its size).
       key: PRNG key.
       num_matvecs: total budget M; the sketch uses k = ``sketch_size`` (default M//3,
         1 ≤ k < d) columns twice (A S, then Qᵀ A Q) and the remainder r = M − 2k ≥ 2
         Hutchinson probes.
-      dtype: working dtype (default: JAX's default float).
+      dtype: working dtype (default: the operator's, else JAX's default float).
 
     Returns:
       :class:`TraceEstimate` with ``n = r`` (the samples behind the SE).
     """
+    matvec, dim, op_dtype = symmetric_matvec(matvec, "matvec", dim, " (Hutch++)")
     check_int("dim", dim, 2, 2**62)
     check_int("num_matvecs", num_matvecs, 4, 10**9)
     k = num_matvecs // 3 if sketch_size is None else sketch_size
     check_int("sketch_size", k, 1, min(dim - 1, (num_matvecs - 2) // 2))
     r = num_matvecs - 2 * k
-    dtype = _float(dtype)
+    dtype = _float(op_dtype if dtype is None else dtype)
     check_matvec("matvec", matvec, dim, dtype, source="dim")
     k1, k2 = jax.random.split(key)
     s = _rademacher(k1, (k, dim), dtype)
@@ -123,6 +132,7 @@ def hutchpp(
     return TraceEstimate(exact + mean, se, r, 2 * k + r)
 
 
+@cached(static=("mask",))
 def hessian_trace(
     loss_fn: Callable, params, key: Array, num_matvecs: int, *, method: str = "hutchpp", mask=None
 ) -> TraceEstimate:
@@ -140,4 +150,4 @@ def hessian_trace(
         raise ValueError(f"method: expected 'hutchpp' or 'hutchinson', got {method!r}.")
     op = hessian_operator(loss_fn, params, mask)
     f = hutchpp if method == "hutchpp" else hutchinson
-    return f(op.matvec, op.dim, key, num_matvecs, op.dtype)
+    return f(op, op.dim, key, num_matvecs)
