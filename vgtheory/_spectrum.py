@@ -48,6 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
+from ._cache import cached, value_checks
 from ._checks import check_int, check_real_or_int, check_scalar
 from ._logspectrum import _round_robin
 
@@ -169,6 +170,7 @@ def _sv_jacobi(a, tol, max_sweeps):
     return out.reshape(b.shape[:-2] + out.shape[-1:])
 
 
+@cached(precheck=value_checks(scalars={"tol": {"positive": True}}))
 def singular_values(a: Float[Array, "... m n"], *, method: str = "auto",
                     tol: float | None = None, max_sweeps: int = 12) -> Float[Array, "... k"]:
     """Singular values, descending, of a matrix or a batch of matrices.
