@@ -22,6 +22,7 @@ import inspect
 import math
 from typing import Any, Callable, NamedTuple
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -86,6 +87,8 @@ A = jnp.array([[-1.0, 0.5], [0.0, -2.0]], F32)
 Y0 = jnp.ones(2, F32)
 BLOCK = lambda p, x: x + jnp.tanh(jnp.matmul(p, x, precision="highest"))
 BPARAMS = jnp.stack([0.5 * jnp.eye(N, dtype=F32)] * 3)
+FLAX = nn.Sequential([nn.Dense(N), jnp.tanh, nn.Dense(2)])
+FLAX_VARS = FLAX.init(KEY, X)
 LYA = vg.lyapunov_spectrum(vg.rnn_step, RNN, 0.1 * jnp.ones(N, F32), steps=8, blocks=2)
 
 
@@ -266,18 +269,22 @@ REGISTRY: dict[str, Case] = {
         "unknown cell": (dict(cell="transformer"), "cell", "raise"),
         "n 0": (dict(n=0), "n", "raise"),
     }, scalars={"n": "int_pos"}),
-    "input_jacobian": Case(_with(vg.input_jacobian, f=jnp.tanh, x=X), {
+    "input_jacobian": Case(_with(vg.input_jacobian, f=jnp.tanh, x=X), {  # x: any shape or pytree
         "unknown mode": (dict(mode="central"), "mode", "raise"),
         "f not callable": (dict(f=2), "f", "raise"),
-        "x 2-D": (dict(x=XB), "x", "raise"),
         "x int": (dict(x=jnp.arange(N)), "x", "raise"),
         "x complex": (dict(x=X.astype(jnp.complex64)), "x", "raise"),
-    }, arrays={"x": Slot(X, fixed=())}),
+        "x empty pytree": (dict(x={}), "x", "raise"),
+        "x pytree with an int leaf": (dict(x={"a": X, "b": jnp.arange(N)}), "x", "raise"),
+        "f(x) integer": (dict(f=lambda x: jnp.round(x).astype(jnp.int32)), "f", "raise"),
+        "f fails on x": (dict(f=lambda x: jnp.matmul(jnp.ones((3, N + 1), F32), x)), "f", "raise"),
+    }, arrays={"x": Slot(X, fixed=(), strict_ndim=False)}),
     "jacobian_operator": Case(_with(vg.jacobian_operator, f=jnp.tanh, x=X), {
         "f not callable": (dict(f=2), "f", "raise"),
-        "x 2-D": (dict(x=XB), "x", "raise"),
         "x complex": (dict(x=X.astype(jnp.complex64)), "x", "raise"),
-    }, arrays={"x": Slot(X, fixed=())}),
+        "x empty pytree": (dict(x=()), "x", "raise"),
+        "f(x) integer": (dict(f=lambda x: jnp.round(x).astype(jnp.int32)), "f", "raise"),
+    }, arrays={"x": Slot(X, fixed=(), strict_ndim=False)}),
     "layer_jacobians": Case(_with(vg.layer_jacobians, params=MLP, x=X, act="relu"), {
         "x wrong length": (dict(x=jnp.ones(N + 2, F32)), "x", "raise"),
         "unknown act": (dict(act="swish"), "act", "raise"),
@@ -328,6 +335,16 @@ REGISTRY: dict[str, Case] = {
         "x complex": (dict(x=XB.astype(jnp.complex64)), "x", "raise"),
         "x int": (dict(x=jnp.ones((3, N), jnp.int32)), "x", "int"),
     }, arrays={"x": Slot(XB, strict_ndim=False)}),
+    "module_gradient_flow": Case(_with(vg.module_gradient_flow, model=FLAX, x=X, variables=FLAX_VARS), {
+        "model not callable": (dict(model=3), "model", "raise"),
+        "linen without variables": (dict(variables=None), "variables", "raise"),
+        "variables not a dict": (dict(variables=X), "variables", "raise"),
+        "loss not callable": (dict(loss=2.0), "loss", "raise"),
+        "loss not scalar": (dict(loss=lambda y: y), "loss", "raise"),
+        "x wrong width": (dict(x=jnp.ones(N + 1, F32)), "x", "raise"),
+        "x complex": (dict(x=X.astype(jnp.complex64)), "x", "raise"),
+        "x empty pytree": (dict(x={}), "x", "raise"),
+    }, arrays={"x": Slot(X, strict_ndim=False)}),
     "mlp_jacobian": Case(_with(vg.mlp_jacobian, params=MLP, x=X, act="tanh"), {
         "x wrong length": (dict(x=jnp.ones(N + 1, F32)), "x", "raise"),
         "x batched": (dict(x=XB), "x", "raise"),
@@ -632,6 +649,10 @@ REGISTRY: dict[str, Case] = {
         "eta nan": (dict(eta=NAN), "eta", "raise"),
         "max_step 0": (dict(max_step=0.0), "max_step", "raise"),
     }, scalars={"eta": "pos"}),
+    "tap": Case(_with(vg.tap, x=X, name="h"), {
+        "name not a string": (dict(name=3), "name", "raise"),
+        "name empty": (dict(name=""), "name", "raise"),
+    }),
     "tridiag_eigh": Case(_with(vg.tridiag_eigh, alpha=jnp.ones(4), beta=jnp.full(4, 0.5)), {
         "length mismatch": (dict(beta=jnp.ones(7)), "beta", "raise"),
         "alpha 2-D": (dict(alpha=jnp.ones((2, 4))), "alpha", "raise"),

@@ -39,6 +39,9 @@ from ._jacobian import mlp_jacobian as mlp_jacobian
 from ._jacobian import chain_product as chain_product
 from ._jacobian import gradient_flow as gradient_flow
 from ._jacobian import GradientFlow as GradientFlow
+from ._module_flow import module_gradient_flow as module_gradient_flow
+from ._module_flow import ModuleGradientFlow as ModuleGradientFlow
+from ._module_flow import tap as tap
 
 # --- spectra (issue 3) -------------------------------------------------------------
 from ._spectrum import singular_values as singular_values

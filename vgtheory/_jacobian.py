@@ -8,54 +8,125 @@ so depth 10^4 neither underflows nor overflows, even in float32.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
-from ._checks import check_callable, check_real, check_vector
+from ._checks import ArgumentTypeError, check_callable, check_real
 from ._mlp import MLP, _as_activation, _check_input, dense, preactivations
 
+PyTree = Any
 
-def input_jacobian(f: Callable, x: Float[Array, " n"], mode: str = "rev",
-                   precision: str = "highest") -> Float[Array, "m n"]:
+
+def _check_point(name: str, x) -> None:
+    """``x`` must be a real floating array or a non-empty pytree of them."""
+    leaves = jax.tree_util.tree_leaves(x)
+    if not leaves:
+        raise ValueError(f"{name}: expected an array or a pytree of arrays, got an empty pytree.")
+    for leaf in leaves:
+        check_real(name, leaf)
+
+
+def _check_map(f: Callable, x) -> Any:
+    """``f(x)`` must trace and return real floating arrays (a pytree of them); returns its shapes."""
+    check_callable("f", f, "f(x) -> y")
+    _check_point("x", x)
+    try:
+        out = jax.eval_shape(f, x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"f: calling f(x) for x of shape {jax.tree.map(jnp.shape, x)} failed: {e}") from None
+    for leaf in jax.tree_util.tree_leaves(out):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise ArgumentTypeError(f"f: expected f(x) to return real floating arrays, got dtype {leaf.dtype}.")
+    return out
+
+
+def input_jacobian(f: Callable, x: PyTree, mode: str = "rev", precision: str = "highest") -> PyTree:
     """Dense Jacobian ∂f/∂x of any JAX callable (a Flax ``module.apply`` closure included).
 
+    Shaped exactly like ``jax.jacrev(f)(x)``: for an array ``x`` and an array ``y = f(x)``,
+    ``y.shape + x.shape`` (``[m, n]`` for vectors; ``(10, 8, 8, 3)`` for ten logits of an
+    8×8×3 image); for pytrees, the nested pytree ``jax.jacrev`` returns (outer structure of
+    ``y``, inner of ``x``).
+
     Args:
-      f: ``f(x) -> y`` with ``x: [n]`` and ``y: [m]``.
-      x: the point, ``[n]``.
-      mode: ``"rev"`` (jacrev, m VJPs) or ``"fwd"`` (jacfwd, n JVPs).
+      f: ``f(x) -> y``, arrays or pytrees of real floating arrays.
+      x: the point, any shape or pytree.
+      mode: ``"rev"`` (jacrev, one VJP per output entry) or ``"fwd"`` (jacfwd, one JVP per
+        input entry).
       precision: default matmul precision while tracing ``f`` (``"highest"`` unless asked).
 
     Returns:
-      ``[m, n]``.
+      The Jacobian, as ``jax.jacrev`` shapes it.
+
+    Raises:
+      ValueError: unknown ``mode``, empty ``x``, or ``f(x)`` fails to trace.
+      TypeError: ``f`` not callable, non-floating ``x`` or ``f(x)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> input_jacobian(lambda x: jnp.sum(x**2, axis=1), jnp.ones((2, 3))).shape
+      (2, 2, 3)
     """
-    check_callable("f", f, "f(x) -> y")
     if mode not in ("rev", "fwd"):
         raise ValueError(f"mode: expected 'rev' or 'fwd', got {mode!r}.")
-    check_vector("x", x)
+    _check_map(f, x)
     jac = jax.jacrev if mode == "rev" else jax.jacfwd
     with jax.default_matmul_precision(precision):
         return jac(f)(x)
 
 
 class JacobianOperator(NamedTuple):
-    """Matrix-free Jacobian of ``f`` at a point: ``mv(v) = J v`` (jvp), ``rmv(u) = Jᵀ u`` (vjp)."""
+    """Matrix-free Jacobian of ``f`` at a point, on flattened vectors (``ravel_pytree``).
+
+    Attributes:
+      mv: ``mv(v: [n]) -> [m]``, J v (a jvp).
+      rmv: ``rmv(u: [m]) -> [n]``, Jᵀ u (a vjp).
+      shape: ``(m, n)``: the sizes of the flattened output and input.
+      dtype: the dtype of the flat vectors (the input's leaves promoted to one).
+
+    For an input and output of any shape or pytree, J is the ``[m, n]`` matrix of the
+    flattened map ravel(y) ← ravel(x), so its spectra (``vg.singular_values(op)``,
+    ``vg.spectrum(op)``) are those of that map; ``as_matrix()`` materialises it.
+    """
 
     mv: Callable
     rmv: Callable
     shape: tuple
+    dtype: Any = None
+
+    def as_matrix(self) -> Float[Array, "m n"]:
+        """The dense ``[m, n]`` matrix, by min(m, n) batched jvps or vjps."""
+        m, n = self.shape
+        if n <= m:
+            return jax.vmap(self.mv, out_axes=1)(jnp.eye(n, dtype=self.dtype))
+        return jax.vmap(self.rmv)(jnp.eye(m, dtype=self.dtype))
 
 
-def jacobian_operator(f: Callable, x: Float[Array, " n"], precision: str = "highest") -> JacobianOperator:
-    """Linearises ``f`` at ``x`` once; J v and Jᵀ u then cost one forward/backward pass each."""
-    check_callable("f", f, "f(x) -> y")
-    check_vector("x", x)
+def jacobian_operator(f: Callable, x: PyTree, precision: str = "highest") -> JacobianOperator:
+    """Linearises ``f`` at ``x`` once; J v and Jᵀ u then cost one forward/backward pass each.
+
+    ``x`` and ``f(x)`` may be arrays of any shape or pytrees; the operator acts on their
+    flattened (``jax.flatten_util.ravel_pytree``) vectors, and vectors of another dtype are
+    cast to that of the flat input/output.
+    """
+    _check_map(f, x)
+    flat_x, unravel_x = ravel_pytree(x)
     with jax.default_matmul_precision(precision):
         y, lin = jax.linearize(f, x)
-        rmv = jax.linear_transpose(lin, x)
-    return JacobianOperator(lin, lambda u: rmv(u)[0], (jnp.size(y), jnp.size(x)))
+        lin_t = jax.linear_transpose(lin, x)
+    flat_y, unravel_y = ravel_pytree(y)
+
+    def mv(v):
+        return ravel_pytree(lin(unravel_x(jnp.asarray(v).astype(flat_x.dtype))))[0]
+
+    def rmv(u):
+        return ravel_pytree(lin_t(unravel_y(jnp.asarray(u).astype(flat_y.dtype)))[0])[0]
+
+    return JacobianOperator(mv, rmv, (flat_y.size, flat_x.size), flat_x.dtype)
 
 
 def _layer_inputs(params: MLP, x, act, precision):

@@ -65,6 +65,8 @@ def _wide(dtype):
 
 
 def _check_matrix(name, a, square=False):
+    if callable(getattr(a, "as_matrix", None)):  # a JacobianOperator: its flattened map, densified
+        a = a.as_matrix()
     if not isinstance(a, (jax.Array, np.ndarray)) and not hasattr(a, "shape"):
         a = jnp.asarray(a)
     if a.ndim < 2:
@@ -176,7 +178,9 @@ def singular_values(a: Float[Array, "... m n"], *, method: str = "auto",
     """Singular values, descending, of a matrix or a batch of matrices.
 
     Args:
-      a: ``[..., m, n]`` floating array (leading axes are a batch).
+      a: ``[..., m, n]`` floating array (leading axes are a batch), or a
+        :class:`~vgtheory.JacobianOperator` (the ``[m, n]`` matrix of its flattened map,
+        materialised by min(m, n) jvps/vjps).
       method: ``"auto"``, ``"svd"``, ``"gram"``, ``"rayleigh"`` or ``"jacobi"``; the
         trade-offs are in the module docstring. Float64 is used internally when x64 is
         enabled; the result has ``a``'s dtype.

@@ -1,0 +1,370 @@
+"""Per-module gradient flow of any Flax model or JAX function, without changing its code.
+
+For a loss L(y) of a model's output y, :func:`module_gradient_flow` returns, for every
+submodule m, log‖∂L/∂z_m‖² where z_m is m's output, and for every parameter leaf θ,
+log‖∂L/∂θ‖². How: every submodule output is replaced by ``z_m + δ_m`` with δ_m = 0, and
+one reverse pass differentiates L with respect to the parameters and the δ's together:
+∂L/∂δ_m = ∂L/∂z_m (the ``perturb`` trick of Flax's ``Module.perturb``, applied from the
+outside). The outputs are found
+
+- **linen**: by a method interceptor (``flax.linen.intercept_methods``) around every
+  submodule's ``__call__``; the key is the module path (``"Dense_0"``, ``"blocks_1/attn"``);
+- **nnx**: on a copy made by ``nnx.split``/``nnx.merge`` whose submodules (from
+  ``nnx.iter_modules``) get a ``__call__`` wrapper; the key is the attribute path
+  (``"layers/0"``); the user's module is never touched;
+- **plain JAX functions**: at markers the user places, ``vg.tap(z, "name")`` (the identity
+  outside :func:`module_gradient_flow`, so the function runs unchanged elsewhere). Taps work
+  inside linen and nnx modules too.
+
+A module called twice gets a second key ``"name:1"``. A submodule inside a lifted loop
+(``nn.scan``, ``lax.scan``) is traced once, so its entry is the gradient summed over the
+iterations. Everything is one forward and one backward pass: jit- and vmap-able, so
+:func:`vgtheory.ensemble` gives the mean and standard error over initialisations.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Any, Callable, Mapping, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from ._checks import ArgumentTypeError, _short, check_callable, check_real_or_int
+
+PyTree = Any
+
+
+class ModuleGradientFlow(NamedTuple):
+    """Per-module and per-parameter gradient norms, in log domain (log of squared norms).
+
+    Attributes:
+      activations: ``OrderedDict`` module path → log‖∂L/∂(that module's output)‖², in call
+        order (the order the modules were entered: a parent before its children, as in
+        ``nn.tabulate``); the root module is left out (its output is the model output).
+      params: ``OrderedDict`` parameter path (``"Dense_0/kernel"``) → log‖∂L/∂θ‖²_F.
+      input: log‖∂L/∂x‖² (None when ``x`` has integer leaves, e.g. token ids).
+      loss: the loss value L.
+      finite: whether every number above is finite; False flags an exactly zero gradient
+        (log −inf: a dead ReLU layer, or an underflow in the model's dtype) or a NaN/inf.
+    """
+
+    activations: dict
+    params: dict
+    input: Float[Array, ""] | None
+    loss: Float[Array, ""]
+    finite: Array
+
+
+# ----------------------------------------------------------------------------- recording
+class _Recorder:
+    """Collects module outputs: ``perts is None`` records their shapes (discovery pass);
+    otherwise adds ``perts[key]`` (zeros, differentiated) to each output's floating leaves."""
+
+    def __init__(self, perts=None):
+        self.perts = perts
+        self.shapes: OrderedDict = OrderedDict()
+        self.counts: dict = {}
+        self.paths: dict = {}  # nnx: id(module copy) → path
+
+    def enter(self, name: str) -> str:
+        k = self.counts.get(name, 0)
+        self.counts[name] = k + 1
+        key = name if k == 0 else f"{name}:{k}"
+        if self.perts is None:
+            self.shapes[key] = ()  # reserve the slot: call (entry) order
+        return key
+
+    def add(self, key: str, value):
+        leaves, treedef = jax.tree_util.tree_flatten(value)
+        floats = [i for i, v in enumerate(leaves) if _is_float(v)]
+        if self.perts is None:
+            self.shapes[key] = tuple(jax.ShapeDtypeStruct(jnp.shape(leaves[i]), jnp.result_type(leaves[i]))
+                                     for i in floats)
+            return value
+        for i, d in zip(floats, self.perts[key]):
+            leaves[i] = leaves[i] + d
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _is_float(v) -> bool:
+    try:
+        return jnp.issubdtype(jnp.result_type(v), jnp.floating)
+    except TypeError:
+        return False
+
+
+_STACK = threading.local()
+
+
+def _active() -> _Recorder | None:
+    stack = getattr(_STACK, "stack", None)
+    return stack[-1] if stack else None
+
+
+@contextmanager
+def _recording(rec: _Recorder):
+    stack = _STACK.__dict__.setdefault("stack", [])
+    stack.append(rec)
+    try:
+        yield rec
+    finally:
+        stack.pop()
+
+
+def tap(x: PyTree, name: str) -> PyTree:
+    """Marks ``x`` as an activation named ``name`` for :func:`module_gradient_flow`.
+
+    The identity (no cost, no effect) except while :func:`module_gradient_flow` traces the
+    function, which then reports log‖∂L/∂x‖² under ``name`` (a second tap with the same name
+    in one call is reported as ``"name:1"``, and so on).
+
+    Args:
+      x: any array or pytree of arrays (the floating leaves are tracked).
+      name: the key in ``ModuleGradientFlow.activations``.
+
+    Returns:
+      ``x``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> def f(w, x):
+      ...     h = tap(jnp.tanh(w * x), "hidden")
+      ...     return 2.0 * h
+      >>> r = module_gradient_flow(f, jnp.ones(3), variables=jnp.zeros(3))
+      >>> list(r.activations), float(r.activations["hidden"])   # ∂L/∂h = 2·(2h) = 0
+      (['hidden'], -inf)
+    """
+    if not isinstance(name, str) or not name:
+        raise ArgumentTypeError(f"name: expected a non-empty string, got {_short(name)}.")
+    rec = _active()
+    if rec is None:
+        return x
+    return rec.add(rec.enter(name), x)
+
+
+# ----------------------------------------------------------------------------- model kinds
+def _kind(model) -> str:
+    try:
+        import flax.linen as nn
+        from flax import nnx
+    except ImportError:  # pragma: no cover - flax is a dependency
+        nn = nnx = None
+    if nn is not None and isinstance(model, nn.Module):
+        return "linen"
+    if nnx is not None and isinstance(model, nnx.Module):
+        return "nnx"
+    if callable(model):
+        return "callable"
+    raise ArgumentTypeError(f"model: expected a Flax linen module, an nnx module or a callable, "
+                            f"got {_short(model)}.")
+
+
+def _linen_interceptor(next_fun, args, kwargs, context):
+    rec = _active()
+    path = context.module.path if context.method_name == "__call__" else ()
+    if rec is None or not path:  # the root module's output is the model output itself
+        return next_fun(*args, **kwargs)
+    key = rec.enter("/".join(str(p) for p in path))
+    return rec.add(key, next_fun(*args, **kwargs))
+
+
+_NNX_WRAPPERS: dict = {}
+
+
+def _nnx_wrapper(cls):
+    """A subclass of ``cls`` whose ``__call__`` records its output (cached per class)."""
+    if cls not in _NNX_WRAPPERS:
+        orig = cls.__call__
+
+        def __call__(self, *args, **kwargs):
+            rec = _active()
+            path = rec.paths.get(id(self)) if rec is not None else None
+            if path is None:
+                return orig(self, *args, **kwargs)
+            key = rec.enter(path)
+            return rec.add(key, orig(self, *args, **kwargs))
+
+        _NNX_WRAPPERS[cls] = type(cls)(cls.__name__, (cls,), {"__call__": __call__,
+                                                              "__module__": cls.__module__})
+    return _NNX_WRAPPERS[cls]
+
+
+def _path_str(path) -> str:
+    parts = []
+    for k in path:
+        for attr in ("key", "name", "idx"):  # DictKey, GetAttrKey, SequenceKey
+            if hasattr(k, attr):
+                k = getattr(k, attr)
+                break
+        parts.append(str(k))
+    return "/".join(parts) or "params"
+
+
+def _runner(model, kind, variables):
+    """``(params, run)``: the differentiated parameters and ``run(params, x) -> output``."""
+    if kind == "linen":
+        import flax.linen as nn
+        if not isinstance(variables, Mapping):
+            raise ArgumentTypeError(f"variables: expected the linen module's variables (a dict from "
+                                    f"model.init), got {_short(variables)}.")
+        rest = {c: v for c, v in variables.items() if c != "params"}
+        mutable = [c for c in rest]
+
+        def run(params, x):
+            with nn.intercept_methods(_linen_interceptor):
+                out = model.apply({**rest, "params": params}, x, mutable=mutable)
+            return out[0] if mutable else out
+        return variables.get("params", {}), run
+    if kind == "nnx":
+        from flax import nnx
+        if variables is not None:
+            raise ArgumentTypeError(f"variables: an nnx module carries its own state; expected None, "
+                                    f"got {_short(variables)}.")
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+        def run(params, x):
+            m = nnx.merge(graphdef, params, rest)
+            rec = _active()
+            for path, sub in nnx.iter_modules(m):
+                if path and callable(sub):
+                    rec.paths[id(sub)] = "/".join(str(p) for p in path)
+                    sub.__class__ = _nnx_wrapper(type(sub))
+            return m(x)
+        return params, run
+    if variables is None:
+        return {}, lambda params, x: model(x)
+    return variables, lambda params, x: model(params, x)
+
+
+def _named_leaves(tree, kind) -> list:
+    """``[(path, leaf)]`` in flattening order; an nnx ``State`` leaf's trailing ``.value`` is dropped."""
+    out = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if kind == "nnx" and path and getattr(path[-1], "name", None) == "value":
+            path = path[:-1]
+        out.append((_path_str(path), leaf))
+    return out
+
+
+# ----------------------------------------------------------------------------- norms
+def log_sq_norm(tree: PyTree) -> Float[Array, ""]:
+    """log‖tree‖² over all leaves, scaled by the largest |entry| so that squares never
+    underflow or overflow; exactly −inf for an all-zero tree, NaN if an entry is NaN/inf."""
+    leaves = [jnp.ravel(a) for a in jax.tree_util.tree_leaves(tree) if jnp.size(a)]
+    if not leaves:
+        return jnp.asarray(-jnp.inf)
+    v = jnp.concatenate([a.astype(jnp.result_type(*leaves)) for a in leaves])
+    m = jnp.max(jnp.abs(v))
+    safe = jnp.where(m == 0, jnp.ones_like(m), m)  # NaN/inf stay: they must show
+    s = jnp.sum(jnp.square(v / safe))
+    return jnp.where(m == 0, -jnp.inf, 2 * jnp.log(safe) + jnp.log(s))
+
+
+def _half_sq(y):
+    return 0.5 * sum(jnp.sum(jnp.square(a)) for a in jax.tree_util.tree_leaves(y))
+
+
+# ----------------------------------------------------------------------------- public
+def module_gradient_flow(model, x: PyTree, loss: Callable | None = None,
+                         variables: PyTree = None) -> ModuleGradientFlow:
+    """log‖∂L/∂z_m‖² for every submodule output z_m and log‖∂L/∂θ‖² for every parameter leaf.
+
+    Args:
+      model: a Flax linen module (give its ``variables``), an nnx module, or a JAX callable
+        ``model(x)`` (or ``model(variables, x)`` when ``variables`` is given) with
+        :func:`tap` markers on the activations to follow.
+      x: the model input, any array or pytree (one example or a batch, as the model takes).
+      loss: ``loss(output) -> scalar``; default L = ½‖output‖² (so ∂L/∂output = output).
+      variables: linen: the variables from ``model.init`` (the ``"params"`` collection is
+        differentiated, others such as ``"batch_stats"`` are applied as mutable and left
+        alone); nnx: None (the module's ``nnx.Param`` state is differentiated); callable:
+        the parameter pytree passed as first argument, or None.
+
+    Returns:
+      :class:`ModuleGradientFlow`.
+
+    Raises:
+      TypeError: a model that is neither a Flax module nor callable, missing linen
+        ``variables``, a loss that is not a real scalar, complex ``x``.
+      ValueError: the model cannot be applied to ``x``.
+
+    Math: with δ_m = 0 added to z_m, ∂L/∂δ_m = ∂L/∂z_m, so one reverse pass gives all
+    activation and parameter gradients. log‖g‖² = 2 log max|g| + log Σ (g/max|g|)²,
+    −inf exactly when g = 0.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, flax.linen as nn
+      >>> model = nn.Sequential([nn.Dense(8), nn.relu, nn.Dense(2)])
+      >>> x = jnp.ones(3)
+      >>> v = model.init(jax.random.key(0), x)
+      >>> r = module_gradient_flow(model, x, variables=v)
+      >>> list(r.activations), list(r.params)[:2]
+      (['layers_0', 'layers_2'], ['layers_0/bias', 'layers_0/kernel'])
+      >>> y = model.apply(v, x)   # L = ½‖y‖²: ∂L/∂y = y
+      >>> bool(jnp.isclose(r.activations["layers_2"], jnp.log(jnp.sum(y**2))))
+      True
+    """
+    kind = _kind(model)
+    if kind == "linen" and variables is None:
+        raise ArgumentTypeError("variables: expected the linen module's variables (from model.init), got None.")
+    if loss is None:
+        loss = _half_sq
+    check_callable("loss", loss, "loss(output) -> scalar")
+    leaves = jax.tree_util.tree_leaves(x)
+    if not leaves:
+        raise ValueError("x: expected an array or a pytree of arrays, got an empty pytree.")
+    for leaf in leaves:
+        check_real_or_int("x", leaf)
+    params, run = _runner(model, kind, variables)
+
+    def discover(params, x):
+        with _recording(_Recorder()) as rec:
+            out = run(params, x)
+        return out, rec.shapes
+
+    try:
+        rec_shapes = {}
+        out_shape = jax.eval_shape(lambda p, x: _store(rec_shapes, discover(p, x)), params, x)
+    except Exception as e:  # noqa: BLE001 - Flax's errors (e.g. ScopeParamShapeError) are plain Exceptions
+        raise ValueError(f"x: applying the model to x (shapes {jax.tree.map(jnp.shape, x)}) failed: "
+                         f"{type(e).__name__}: {e}") from e
+    shapes = rec_shapes["shapes"]
+    _check_loss(loss, out_shape)
+    perts = OrderedDict((k, tuple(jnp.zeros(s.shape, s.dtype) for s in v)) for k, v in shapes.items())
+    x_float = all(_is_float(a) for a in leaves)
+
+    def total(params, perts, x):
+        with _recording(_Recorder(perts)):
+            out = run(params, x)
+        return loss(out)
+
+    if x_float:
+        value, (gp, ga, gx) = jax.value_and_grad(total, argnums=(0, 1, 2))(params, perts, x)
+        g_in = log_sq_norm(gx)
+    else:
+        value, (gp, ga) = jax.value_and_grad(total, argnums=(0, 1))(params, perts, x)
+        g_in = None
+    acts = OrderedDict((k, log_sq_norm(g)) for k, g in ga.items())
+    pars = OrderedDict((n, log_sq_norm(g)) for n, g in _named_leaves(gp, kind))
+    everything = list(acts.values()) + list(pars.values()) + [value] + ([g_in] if g_in is not None else [])
+    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in everything]))
+    return ModuleGradientFlow(acts, pars, g_in, value, finite)
+
+
+def _store(box, result):
+    out, shapes = result
+    box["shapes"] = shapes
+    return out
+
+
+def _check_loss(loss, out_shape):
+    try:
+        val = jax.eval_shape(loss, out_shape)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"loss: calling loss(output) failed: {e}") from e
+    if not isinstance(val, jax.ShapeDtypeStruct) or val.shape != () or not jnp.issubdtype(val.dtype, jnp.floating):
+        got = f"{val.shape} {val.dtype}" if isinstance(val, jax.ShapeDtypeStruct) else _short(val)
+        raise ArgumentTypeError(f"loss: expected loss(output) to return a real floating scalar, got {got}.")
