@@ -569,6 +569,25 @@ REGISTRY: dict[str, Case] = {
         "v0 2-D": (dict(v0=jnp.ones((2, 6), F32)), "v0", "raise"),
         "v0 zero": (dict(v0=jnp.zeros(6, F32)), "v0", "raise"),
     }, scalars={"k": "int_pos"}),
+    "lanczos_svd": Case(_with(vg.lanczos_svd, operator=vg.matrix_operator(SQ5), k=2, key=KEY, num_iters=4), {
+        "k 0": (dict(k=0), "k", "raise"),
+        "k >= n": (dict(k=5), "k", "raise"),
+        "num_iters > n": (dict(num_iters=6), "num_iters", "raise"),
+        "operator an array": (dict(operator=SQ5), "operator", "raise"),
+        "operator a plain callable": (dict(operator=MV), "operator", "raise"),
+        "no rmatvec": (dict(operator=vg.LinearOperator(MV, None, (6, 6), F32)), "operator", "raise"),
+        "tol nan": (dict(tol=NAN), "tol", "raise"),
+        "dtype int": (dict(dtype=jnp.int32), "dtype", "raise"),
+    }, scalars={"k": "int_pos"}),
+    "as_operator": Case(_with(vg.as_operator, operator=vg.hessian_operator(LOSS, P3)), {
+        "plain callable": (dict(operator=MV), "operator", "raise"),
+        "an array": (dict(operator=SYM), "operator", "raise"),
+    }),
+    "matrix_operator": Case(_with(vg.matrix_operator, a=SQ5), {
+        "a 1-D": (dict(a=SQ5[0]), "a", "raise"),
+        "a complex": (dict(a=SQ5.astype(jnp.complex64)), "a", "raise"),
+        "symmetric but not square": (dict(a=jnp.ones((2, 3), F32), symmetric=True), "a", "raise"),
+    }, arrays={"a": Slot(SQ5, fixed=())}),
     "lanczos_tridiag": Case(_with(vg.lanczos_tridiag, matvec=MV, v0=V0, num_iters=4), {
         "num_iters 0": (dict(num_iters=0), "num_iters", "raise"),
         "num_iters > d": (dict(num_iters=7), "num_iters", "raise"),

@@ -80,6 +80,11 @@ from ._rnn import initial_state as initial_state
 from ._hvp import hvp as hvp
 from ._hvp import hessian_operator as hessian_operator
 from ._hvp import HessianOperator as HessianOperator
+from ._operator import LinearOperator as LinearOperator
+from ._operator import as_operator as as_operator
+from ._operator import matrix_operator as matrix_operator
+from ._operator import lanczos_svd as lanczos_svd
+from ._operator import SingularTriplets as SingularTriplets
 from ._hvp import dense_hessian as dense_hessian
 from ._lanczos import lanczos_tridiag as lanczos_tridiag
 from ._lanczos import tridiag_eigh as tridiag_eigh

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ._cache import cached, value_checks
-from ._checks import ArgumentTypeError, _short, check_int
+from ._checks import ArgumentTypeError, _short, check_int, check_real_or_int
 
 
 class LinearOperator(NamedTuple):
@@ -78,6 +78,7 @@ class LinearOperator(NamedTuple):
 def matrix_operator(a: Float[Array, "m n"], *, symmetric: bool = False) -> LinearOperator:
     """A dense ``[m, n]`` matrix as a :class:`LinearOperator` (products at highest precision)."""
     a = jnp.asarray(a)
+    check_real_or_int("a", a)
     if a.ndim != 2:
         raise ValueError(f"a: expected a matrix [m, n], got shape {a.shape}.")
     if symmetric and a.shape[0] != a.shape[1]:
@@ -94,8 +95,8 @@ def is_operator(obj) -> bool:
         hasattr(obj, "shape") and (callable(getattr(obj, "matvec", None)) or callable(getattr(obj, "mv", None))))
 
 
-def as_operator(obj, name: str = "operator") -> LinearOperator:
-    """Converts ``obj`` to a :class:`LinearOperator`.
+def as_operator(operator, name: str = "operator") -> LinearOperator:
+    """Converts ``operator`` to a :class:`LinearOperator`.
 
     Accepted: a :class:`LinearOperator`; an :class:`~vgtheory.HessianOperator` (symmetric);
     a :class:`~vgtheory.JacobianOperator` (``mv``/``rmv``/``shape``/``dtype``); any object
@@ -104,6 +105,7 @@ def as_operator(obj, name: str = "operator") -> LinearOperator:
     Raises:
       TypeError: anything else (a plain callable has no shape: pass it with its dimension).
     """
+    obj = operator
     if isinstance(obj, LinearOperator):
         return obj
     shape = getattr(obj, "shape", None)
