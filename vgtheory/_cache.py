@@ -23,9 +23,13 @@ are given as ``precheck`` and run on every call before the compiled program. Und
 caller's ``jit``/``vmap`` (some argument is a tracer) the function runs as written: the
 caller's transformation already compiles it once.
 
-Note the one thing that still retraces: a *new* function object per call, e.g.
-``hessian_eigh(lambda p: loss(p, batch), ...)`` inside a loop — define the loss once (or
-close it over data that stays the same) to compile once.
+A ``functools.partial`` argument (or a ``jax.tree_util.Partial``) is split like a pytree:
+its function static, its bound arguments traced — so ``hessian_eigh(partial(loss, x=batch),
+...)`` with a new batch every training step compiles once. What still retraces is a *new*
+function object per call (``lambda p: loss(p, batch)`` written inside the loop): define it
+once, or bind the data with ``partial``. As under ``jax.jit``, values a function closes over
+or reads from globals are constants of its compiled program: data that changes between
+calls must come in as arguments (arrays, or the bound arguments of a ``partial``).
 """
 from __future__ import annotations
 
@@ -217,6 +221,8 @@ class CachedFunction:
             if name in self._static:
                 sig.append((name, None, _static_key(value)))
                 continue
+            if type(value) is functools.partial:  # its arguments traced: a new batch, same program
+                value = jax.tree_util.Partial(value.func, *value.args, **value.keywords)
             leaves, tree = jax.tree_util.tree_flatten(value)
             parts = []
             for x in leaves:
