@@ -1,4 +1,5 @@
 """Jacobians four ways (jacfwd, jacrev, explicit D·W chain, finite differences) and gradient flow."""
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -153,3 +154,60 @@ def test_activation_derivatives_are_stable():
         smooth = jnp.abs(xs) > 1e-3 if name not in ("hard_tanh",) else jnp.abs(jnp.abs(xs) - 1) > 1e-3
         np.testing.assert_allclose(a.deriv(xs)[smooth], ref[smooth], rtol=1e-10, atol=1e-12)
         assert float(jnp.max(jnp.abs(a.deriv(xs)))) <= a.deriv_bound + 1e-12
+
+
+class _CNN(nn.Module):
+    """Conv → relu → Conv → Dense(10) on an 8×8×3 image (issue 14's user model)."""
+
+    @nn.compact
+    def __call__(self, x):
+        x = nn.relu(nn.Conv(4, (3, 3))(x))
+        x = nn.Conv(4, (3, 3))(x)
+        return nn.Dense(10)(x.reshape(-1))
+
+
+def _cnn(key):
+    x = jax.random.normal(jax.random.fold_in(key, 1), (8, 8, 3), jnp.float64)
+    v = jax.tree.map(lambda a: a.astype(jnp.float64), _CNN().init(key, x))
+    return (lambda x: _CNN().apply(v, x)), x
+
+
+def test_input_jacobian_of_a_linen_cnn_on_an_image(key):
+    f, x = _cnn(key)
+    ref = jax.jit(jax.jacrev(f))(x)
+    for mode in ("rev", "fwd"):
+        J = jax.jit(lambda x: vg.input_jacobian(f, x, mode))(x)
+        assert J.shape == (10, 8, 8, 3) and J.dtype == jnp.float64
+        np.testing.assert_allclose(J, ref, rtol=1e-12, atol=1e-14)
+    assert float(jnp.max(jnp.abs(ref))) > 0
+
+
+def test_input_jacobian_of_pytrees_matches_jacrev(key):
+    f = lambda p: {"s": jnp.sum(jnp.sin(p["a"]) * p["b"][:, 0]), "v": jnp.tanh(jnp.matmul(p["a"], p["b"], precision="highest"))}
+    p = {"a": jax.random.normal(key, (3, 2), jnp.float64), "b": jnp.ones((2, 4), jnp.float64)}
+    J = vg.input_jacobian(f, p)
+    ref = jax.jacrev(f)(p)
+    assert jax.tree.structure(J) == jax.tree.structure(ref)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-13), J, ref)
+
+
+def test_jacobian_operator_on_an_image_is_the_flattened_map(key):
+    f, x = _cnn(key)
+    op = vg.jacobian_operator(f, x)
+    J = np.asarray(jax.jacrev(f)(x)).reshape(10, -1)  # independent: jacrev, reshaped by hand
+    assert op.shape == (10, 192) and op.dtype == jnp.float64
+    v = jax.random.normal(key, (192,), jnp.float64)
+    u = jax.random.normal(key, (10,), jnp.float64)
+    np.testing.assert_allclose(op.mv(v), J @ v, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(op.rmv(u), J.T @ u, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(op.as_matrix(), J, rtol=1e-12, atol=1e-14)
+    s = np.linalg.svd(J, compute_uv=False)
+    np.testing.assert_allclose(vg.singular_values(op, method="svd"), s, rtol=1e-10)
+    np.testing.assert_allclose(vg.spectrum(op, method="svd").singular_values, s, rtol=1e-10)
+    # a pytree-to-pytree map: the operator acts on ravel_pytree vectors
+    g = lambda p: (p["a"] * 2.0, jnp.sum(p["w"] ** 2))
+    q = {"a": jnp.ones(3), "w": jnp.arange(4.0).reshape(2, 2)}
+    dense = np.zeros((4, 7))
+    dense[:3, :3] = 2 * np.eye(3)
+    dense[3, 3:] = 2 * np.arange(4.0)
+    np.testing.assert_allclose(vg.jacobian_operator(g, q).as_matrix(), dense, rtol=1e-14)
