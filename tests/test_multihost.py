@@ -47,7 +47,8 @@ SCRIPT = textwrap.dedent("""
 
     def save(name, r):
         leaves = {}
-        for f in ("mean", "se", "log_mean", "log_se", "nonfinite", "samples"):
+        for f in ("mean", "se", "log_mean", "log_se", "nonfinite", "samples", "skewness", "kurtosis", "top",
+                  "top_share"):
             for j, x in enumerate(jax.tree_util.tree_leaves(getattr(r, f))):
                 leaves[f"{f}{j}"] = np.asarray(x)
         np.savez(f"{out}/{name}.npz", n=r.n, **leaves)

@@ -3,8 +3,10 @@
 Member ``i`` of an ensemble always receives ``jax.random.fold_in(key, i)``, whatever the
 chunk size or the number of devices, so results do not depend on how the work was cut.
 Each chunk is one jitted ``vmap`` whose member axis is sharded across the local devices;
-per-member statistics come back to the host and are accumulated in float64 in member
-order, which makes a sharded run bit-identical to a single-device one.
+per-member statistics come back to the host, each chunk is reduced to float64 central
+moments, log moments and its largest members (:mod:`vgtheory._moments`), and the chunks are
+merged in chunk order (Chan, Golub & LeVeque), which makes a sharded run bit-identical to a
+single-device one.
 
 Many hosts
 ----------
@@ -14,9 +16,9 @@ Chunks are dealt out in rounds: with ``P = jax.process_count()`` and ``first`` t
 chunk not yet done (0, or where a checkpoint stopped), process ``p`` computes chunks
 ``first + r·P + p``, r = 0, 1, ..., on its own local devices (no cross-process
 collectives inside ``fn``). Each process reduces its
-chunk to float64 partial sums; one all-gather per round (raw bytes, so float64 survives
-without ``jax_enable_x64``) gives every process all ``P`` partial sums, which every process
-adds in chunk order, exactly as a single process does. Hence every process returns the
+chunk to its float64 moment record; one all-gather per round (raw bytes, so float64 survives
+without ``jax_enable_x64``) gives every process all ``P`` records, which every process
+merges in chunk order, exactly as a single process does. Hence every process returns the
 same :class:`EnsembleResult`, bit for bit equal to a one-process run with the same key,
 ``n`` and chunk size (the chunk size is rounded up to a multiple of every process's local
 device count, so pick one that is already a multiple to compare with a smaller machine).
@@ -56,6 +58,12 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ._moments import FORMAT as _FORMAT
+from ._moments import ROWS as _ROWS
+from ._moments import TOP
+from ._moments import Sums as _Sums
+from ._moments import partial_sums as _partial_sums
+
 PyTree = Any
 
 
@@ -64,12 +72,19 @@ class EnsembleResult:
     """Streaming statistics of an ensemble; each field is a pytree shaped like one member.
 
     Attributes:
-      mean, se: sample mean and its standard error (ddof=1).
+      mean, se: sample mean and its standard error (ddof=1), from per-chunk central moments
+        merged in chunk order (Chan, Golub & LeVeque), so a large mean does not cancel the spread.
       log_mean, log_se: mean of log(x) and its standard error (NaN where x ≤ 0 occurred).
       n: members accumulated.
       nonfinite: per-leaf count of members whose value was NaN or ±inf (flagged; they
         make ``mean`` non-finite rather than silently disappearing).
       samples: the per-member values, only with ``keep_samples=True``.
+      skewness: sample skewness g₁ = m₃/m₂^{3/2} (biased moments; NaN when every member is equal).
+      kurtosis: sample kurtosis b₂ = m₄/m₂² (3 for a normal; NaN when every member is equal).
+      top: the ``TOP`` = 16 largest |x| per element, largest first, on a trailing axis
+        (0-padded when n < 16).
+      top_share: share of those largest |x| in Σ|x| (≈ 16/n for a light tail; near 1 when a
+        handful of members carry the sum).
     """
 
     mean: PyTree
@@ -79,44 +94,10 @@ class EnsembleResult:
     n: int
     nonfinite: PyTree
     samples: PyTree | None = None
-
-
-def _partial_sums(chunk: list[np.ndarray]) -> list[np.ndarray]:
-    """Per leaf, the float64 sums over the member axis of x, x², log x, (log x)², non-finite."""
-    parts = []
-    for x in chunk:
-        x = np.asarray(x, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lx = np.log(x)
-        parts.append(np.stack([x.sum(0), (x * x).sum(0), lx.sum(0), (lx * lx).sum(0),
-                               (~np.isfinite(x)).sum(0).astype(np.float64)]))
-    return parts
-
-
-class _Sums:
-    """float64 running sums of x, x², log x, (log x)² per leaf, added chunk by chunk in order."""
-
-    def __init__(self, leaves: list[np.ndarray] | None = None):
-        self.n = 0
-        self.s = None if leaves is None else leaves
-
-    def add(self, chunk: list[np.ndarray]):
-        self.merge(_partial_sums(chunk), chunk[0].shape[0])
-
-    def merge(self, parts: list[np.ndarray], rows: int):
-        self.s = parts if self.s is None else [a + b for a, b in zip(self.s, parts)]
-        self.n += rows
-
-    def finish(self):
-        n = self.n
-
-        def stats(s1, s2):
-            m = s1 / n
-            var = np.maximum(s2 / n - m * m, 0.0) * n / max(n - 1, 1)
-            return m, np.sqrt(var / n)
-
-        out = [stats(s[0], s[1]) + stats(s[2], s[3]) + (s[4].astype(np.int64),) for s in self.s]
-        return [list(t) for t in zip(*out)]
+    skewness: PyTree = None
+    kurtosis: PyTree = None
+    top: PyTree = None
+    top_share: PyTree = None
 
 
 def _member_keys(key: jax.Array, start: jax.Array, size: int) -> jax.Array:
@@ -283,7 +264,7 @@ def ensemble(
             bar.update(sum(takes))
     if bar is not None:
         bar.close()
-    mean, se, lmean, lse, nonfinite = sums.finish()
+    mean, se, lmean, lse, nonfinite, skew, kurt, top, share = sums.finish()
     unflat = lambda xs: jax.tree_util.tree_unflatten(treedef, xs)
     samples = None
     if keep_samples:
@@ -291,7 +272,7 @@ def ensemble(
             raise ValueError("keep_samples: cannot return samples of a run resumed from a checkpoint.")
         samples = unflat([np.concatenate(p) for p in zip(*kept)])
     return EnsembleResult(unflat(mean), unflat(se), unflat(lmean), unflat(lse), sums.n,
-                          unflat(nonfinite), samples)
+                          unflat(nonfinite), samples, unflat(skew), unflat(kurt), unflat(top), unflat(share))
 
 
 # ----------------------------------------------------------------------------- many processes
@@ -335,7 +316,7 @@ def _gather_round(leaves, take, specs, chunk_size, keep_samples):
     or None when it has no chunk this round (the last round); only partial sums travel,
     plus the rows with ``keep_samples``.
     """
-    sum_specs = [((5, *shape), np.float64) for shape, _ in specs]
+    sum_specs = [((_ROWS, *shape), np.float64) for shape, _ in specs]
     row_specs = [((chunk_size, *shape), dtype) for shape, dtype in specs] if keep_samples else []
     if leaves is None:
         payload = [np.zeros(shape, dtype) for shape, dtype in sum_specs + row_specs]
@@ -348,7 +329,7 @@ def _gather_round(leaves, take, specs, chunk_size, keep_samples):
 
 def _shared_resume(path, tag, specs) -> tuple[_Sums, int]:
     """Process 0 loads its checkpoint ``path`` (None elsewhere) and broadcasts it to all."""
-    shapes = [(5, *shape) for shape, _ in specs]
+    shapes = [(_ROWS, *shape) for shape, _ in specs]
     status, sums, first, error = 0, _Sums(), 0, None
     if path is not None and os.path.exists(path):
         try:
@@ -375,18 +356,22 @@ def _shared_resume(path, tag, specs) -> tuple[_Sums, int]:
 
 def _checkpoint_tag(key, n, chunk_size) -> str:
     kd = np.asarray(jax.random.key_data(key)).tobytes()
-    return hashlib.sha256(kd + json.dumps([n, chunk_size]).encode()).hexdigest()[:16]
+    return hashlib.sha256(kd + json.dumps([n, chunk_size, _FORMAT]).encode()).hexdigest()[:16]
 
 
 def _save_checkpoint(path, tag, sums: _Sums, chunks_done: int):
     tmp = f"{path}.tmp.npz"
     arrays = {f"leaf{i}": s for i, s in enumerate(sums.s)}
-    np.savez(tmp, tag=tag, n=sums.n, chunks_done=chunks_done, **arrays)
+    np.savez(tmp, tag=tag, format=_FORMAT, n=sums.n, chunks_done=chunks_done, **arrays)
     os.replace(tmp, path)
 
 
 def _load_checkpoint(path, tag):
     with np.load(path) as f:
+        if "format" not in f.files or int(f["format"]) != _FORMAT:
+            raise ValueError(f"checkpoint: {os.fspath(path)!r} was written by another vgtheory version "
+                             f"(format {int(f['format']) if 'format' in f.files else 1}, expected {_FORMAT}); "
+                             "delete it to start the ensemble over.")
         if str(f["tag"]) != tag:
             raise ValueError(
                 f"checkpoint: {os.fspath(path)!r} belongs to another run (key, n or chunk_size differ)."
