@@ -68,6 +68,19 @@ class _Recorder:
         self.shapes: OrderedDict = OrderedDict()
         self.counts: dict = {}
         self.paths: dict = {}  # nnx: id(module copy) → path
+        self.active: set = set()  # modules inside their own __call__ (a super().__call__ is not a new call)
+
+    def call(self, name: str, fn, *args, **kwargs):
+        """Runs a module's ``fn(*args, **kwargs)`` and records its output under ``name``."""
+        if name in self.active:
+            return fn(*args, **kwargs)
+        key = self.enter(name)
+        self.active.add(name)
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            self.active.discard(name)
+        return self.add(key, out)
 
     def enter(self, name: str) -> str:
         k = self.counts.get(name, 0)
@@ -167,8 +180,7 @@ def _linen_interceptor(next_fun, args, kwargs, context):
     path = context.module.path if context.method_name == "__call__" else ()
     if rec is None or not path:  # the root module's output is the model output itself
         return next_fun(*args, **kwargs)
-    key = rec.enter("/".join(str(p) for p in path))
-    return rec.add(key, next_fun(*args, **kwargs))
+    return rec.call("/".join(str(p) for p in path), next_fun, *args, **kwargs)
 
 
 _NNX_WRAPPERS: dict = {}
@@ -184,8 +196,7 @@ def _nnx_wrapper(cls):
             path = rec.paths.get(id(self)) if rec is not None else None
             if path is None:
                 return orig(self, *args, **kwargs)
-            key = rec.enter(path)
-            return rec.add(key, orig(self, *args, **kwargs))
+            return rec.call(path, orig, self, *args, **kwargs)
 
         _NNX_WRAPPERS[cls] = type(cls)(cls.__name__, (cls,), {"__call__": __call__,
                                                               "__module__": cls.__module__})
@@ -211,7 +222,7 @@ def _runner(model, kind, variables):
             raise ArgumentTypeError(f"variables: expected the linen module's variables (a dict from "
                                     f"model.init), got {_short(variables)}.")
         rest = {c: v for c, v in variables.items() if c != "params"}
-        mutable = [c for c in rest]
+        mutable = [c for c in rest] or False  # mutable=[] would still return (out, {})
 
         def run(params, x):
             with nn.intercept_methods(_linen_interceptor):
@@ -268,8 +279,8 @@ def _half_sq(y):
 
 
 # ----------------------------------------------------------------------------- public
-def module_gradient_flow(model, x: PyTree, loss: Callable | None = None,
-                         variables: PyTree = None) -> ModuleGradientFlow:
+def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variables: PyTree = None,
+                         *, precision: str = "highest") -> ModuleGradientFlow:
     """log‖∂L/∂z_m‖² for every submodule output z_m and log‖∂L/∂θ‖² for every parameter leaf.
 
     Args:
@@ -282,6 +293,8 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None,
         differentiated, others such as ``"batch_stats"`` are applied as mutable and left
         alone); nnx: None (the module's ``nnx.Param`` state is differentiated); callable:
         the parameter pytree passed as first argument, or None.
+      precision: default matmul precision while tracing the model (``"highest"``: true
+        float32 on GPUs, not TF32; any name ``jax.default_matmul_precision`` takes).
 
     Returns:
       :class:`ModuleGradientFlow`.
@@ -289,7 +302,7 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None,
     Raises:
       TypeError: a model that is neither a Flax module nor callable, missing linen
         ``variables``, a loss that is not a real scalar, complex ``x``.
-      ValueError: the model cannot be applied to ``x``.
+      ValueError: the model cannot be applied to ``x``; unknown ``precision``.
 
     Math: with δ_m = 0 added to z_m, ∂L/∂δ_m = ∂L/∂z_m, so one reverse pass gives all
     activation and parameter gradients. log‖g‖² = 2 log max|g| + log Σ (g/max|g|)²,
@@ -308,6 +321,12 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None,
       True
     """
     kind = _kind(model)
+    try:
+        with jax.default_matmul_precision(precision):
+            pass
+    except ValueError:
+        raise ValueError(f"precision: expected a name jax.default_matmul_precision takes, e.g. 'highest', "
+                         f"got {_short(precision)}.") from None
     if kind == "linen" and variables is None:
         raise ArgumentTypeError("variables: expected the linen module's variables (from model.init), got None.")
     if loss is None:
@@ -318,7 +337,11 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None,
         raise ValueError("x: expected an array or a pytree of arrays, got an empty pytree.")
     for leaf in leaves:
         check_real_or_int("x", leaf)
-    params, run = _runner(model, kind, variables)
+    params, run_model = _runner(model, kind, variables)
+
+    def run(params, x):
+        with jax.default_matmul_precision(precision):
+            return run_model(params, x)
 
     def discover(params, x):
         with _recording(_Recorder()) as rec:
