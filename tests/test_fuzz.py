@@ -344,6 +344,7 @@ REGISTRY: dict[str, Case] = {
         "x wrong width": (dict(x=jnp.ones(N + 1, F32)), "x", "raise"),
         "x complex": (dict(x=X.astype(jnp.complex64)), "x", "raise"),
         "x empty pytree": (dict(x={}), "x", "raise"),
+        "unknown precision": (dict(precision="extreme"), "precision", "raise"),
     }, arrays={"x": Slot(X, strict_ndim=False)}),
     "mlp_jacobian": Case(_with(vg.mlp_jacobian, params=MLP, x=X, act="tanh"), {
         "x wrong length": (dict(x=jnp.ones(N + 1, F32)), "x", "raise"),
