@@ -9,6 +9,7 @@ from ._stats import Estimate as Estimate
 from ._stats import estimate as estimate
 from ._stats import ratio_estimate as ratio_estimate
 from ._stats import variance_estimate as variance_estimate
+from ._stats import log_mean_estimate as log_mean_estimate
 from ._stats import bonferroni_k as bonferroni_k
 from ._ensemble import ensemble as ensemble
 from ._ensemble import EnsembleResult as EnsembleResult

@@ -29,6 +29,7 @@ from ._checks import ArgumentTypeError, check_callable, check_int, check_scalar
 from ._stats import bonferroni_k, to_float
 
 Kind = Literal["equal", "upper", "lower"]
+MAX_CLT_SHIFT = 1.0  # largest Cornish–Fisher threshold shift (in SE) a row may need (Comparison.reason)
 Verdict = Literal["confirmed", "refuted", "inconclusive"]
 
 
@@ -48,6 +49,13 @@ class Comparison:
       kind: ``"equal"`` (two-sided), ``"upper"`` (claim: estimate ≤ prediction) or
         ``"lower"`` (claim: estimate ≥ prediction).
       note: free text shown in reports (e.g. the bias's origin).
+      skewness: sample skewness γ̂ of the members behind a Monte Carlo mean (0: none
+        stated). The threshold k is widened on the side the skewed mean's studentized error
+        leans to by the one-term Cornish–Fisher correction |γ̂|(2k² + 1)/(6√n) standard errors
+        (:meth:`clt_shift`), and where that correction exceeds ``MAX_CLT_SHIFT`` = 1 SE the
+        row is inconclusive (:meth:`reason`). Set by :meth:`from_ensemble`.
+      caveat: a reason the normal approximation cannot be used at all (non-finite members,
+        zero spread over a Monte Carlo ensemble); a row with a caveat is inconclusive.
     """
 
     label: str
@@ -60,9 +68,11 @@ class Comparison:
     rtol: float = 0.0
     kind: Kind = "equal"
     note: str = ""
+    skewness: float = 0.0
+    caveat: str = ""
 
     def __post_init__(self):
-        for name in ("prediction", "estimate", "se", "planted", "bias", "rtol"):
+        for name in ("prediction", "estimate", "se", "planted", "bias", "rtol", "skewness"):
             object.__setattr__(self, name, to_float(getattr(self, name)))
         object.__setattr__(self, "n", int(self.n))
         if self.kind not in ("equal", "upper", "lower"):
@@ -71,10 +81,91 @@ class Comparison:
             raise ValueError(
                 f"se, bias, rtol: expected non-negative, got {self.se}, {self.bias}, {self.rtol}."
             )
+        for name in ("bias", "rtol", "skewness"):  # NaN or inf would silently decide every verdict
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name}: expected a finite number, got {getattr(self, name)}.")
 
-    def tolerance(self, k: float, against: float | None = None) -> float:
+    @classmethod
+    def from_ensemble(cls, result, prediction: float, planted: float, *, label: str, leaf=None,
+                      bias: float = 0.0, rtol: float = 0.0, kind: Kind = "equal", note: str = "") -> "Comparison":
+        """A row comparing ``prediction`` with the mean of one element of ``vg.ensemble``'s result.
+
+        Carries the ensemble's sample skewness, so that the verdict widens the threshold on the
+        skewed side (:meth:`clt_shift`) and is *inconclusive* where the normal approximation of
+        the mean cannot be trusted (:meth:`reason`): a heavy-tailed quantity whose mean a few
+        members carry is never refuted by a CLT that does not hold. Non-finite members and an
+        ensemble whose members are all equal (no standard error) are inconclusive too. The
+        skewness, kurtosis and the largest members' share of Σ|x| are written into ``note``.
+
+        Args:
+          result: a ``vgtheory.EnsembleResult``.
+          prediction, planted: the theory value and a wrong value the check must reject.
+          label: what is compared.
+          leaf: which scalar of the ensemble's output: None (a scalar output), a key, or a
+            tuple path such as ``("g", 3)`` (see ``vgtheory._stats.ensemble_scalar``).
+          bias, rtol, kind, note: as for :class:`Comparison`.
+
+        Raises:
+          TypeError: ``result`` is not an ``EnsembleResult``. ValueError: ``leaf`` does not
+            select one scalar; a bad ``kind``, negative ``bias`` or ``rtol``.
+
+        Example:
+          >>> import jax, vgtheory as vg
+          >>> r = vg.ensemble(lambda k: jax.random.exponential(k), jax.random.key(0), 4000)
+          >>> c = vg.Comparison.from_ensemble(r, 1.0, 1.2, label="E[Exp(1)]")
+          >>> c.verdict(4.0)
+          'confirmed'
+        """
+        from ._stats import ensemble_scalar
+
+        e = ensemble_scalar(result, leaf)
+        caveat = ""
+        if e.nonfinite:
+            caveat = f"{e.nonfinite} of {e.n} members are NaN or ±inf"
+        elif e.se == 0:
+            caveat = (f"all {e.n} members are equal: a Monte Carlo spread of 0 gives no standard error "
+                      "(an exact quantity belongs in a Comparison with se=0, n=1)")
+        skew = e.skewness if math.isfinite(e.skewness) else 0.0
+        diag = (f"ensemble tails: skewness {e.skewness:.3g}, kurtosis {e.kurtosis:.3g}, largest 16 of n = {e.n} "
+                f"carry {e.top_share:.1%} of Σ|x|; inconclusive where |skew|·(2k²+1)/(6√n) > {MAX_CLT_SHIFT:g}")
+        return cls(label, prediction, e.mean, e.se, e.n, planted, bias=bias, rtol=rtol, kind=kind,
+                   note=f"{note}; {diag}" if note else diag, skewness=skew, caveat=caveat)
+
+    def clt_shift(self, k: float) -> float:
+        """|γ̂|(2k² + 1)/(6√n): the one-term Cornish–Fisher correction, in standard errors, to the
+        quantile k of the studentized mean of a sample with skewness γ̂ (Hall 1992, *The
+        Bootstrap and Edgeworth Expansion*, §2.6: P(T ≤ x) = Φ(x) + γ(2x² + 1)φ(x)/(6√n) + O(1/n)).
+        For γ̂ > 0 the estimate falls below the truth by more than k SE more often than the normal
+        tail says, so the lower side's threshold becomes k + shift (the other side stays k)."""
+        if self.skewness == 0 or self.se == 0 or self.n < 2:
+            return 0.0
+        return abs(self.skewness) * (2.0 * k * k + 1.0) / (6.0 * math.sqrt(self.n))
+
+    def reason(self, k: float) -> str:
+        """Why the normal approximation of this row cannot be trusted at threshold k ('' if it can).
+
+        The Cornish–Fisher series is an expansion in γ/√n; once its first term moves the
+        threshold by more than ``MAX_CLT_SHIFT`` = 1 SE, the neglected second-order terms
+        (∝ γ²k⁵/n and the kurtosis) are of the same size, and the sample skewness itself is then
+        typically an underestimate (the tail is undersampled), so no widening is trustworthy.
+        """
+        if self.caveat:
+            return self.caveat
+        shift = self.clt_shift(k)
+        if shift > MAX_CLT_SHIFT:
+            return (f"the mean is not normal enough to test: skewness {self.skewness:.3g} over n = {self.n} "
+                    f"moves the z threshold {k:.3g} by {shift:.2g} SE (> {MAX_CLT_SHIFT:g}); use more members "
+                    "or compare a log-moment")
+        return ""
+
+    def tolerance(self, k: float, against: float | None = None, side: int = 0) -> float:
+        """k·SE + bias + rtol·|against|, with k widened by :meth:`clt_shift` on the skewed side:
+        ``side`` −1 for an estimate below ``against``, +1 above, 0 the larger of the two."""
         ref = self.prediction if against is None else against
-        return k * self.se + self.bias + self.rtol * abs(ref)
+        shift = self.clt_shift(k)
+        lo, hi = (shift, 0.0) if self.skewness > 0 else (0.0, shift)
+        kk = k + (lo if side < 0 else hi if side > 0 else max(lo, hi))
+        return kk * self.se + self.bias + self.rtol * abs(ref)
 
     def z(self) -> float:
         d = self.estimate - self.prediction
@@ -85,16 +176,19 @@ class Comparison:
         v = self.prediction if value is None else value
         if not (math.isfinite(self.estimate) and math.isfinite(v)):
             return False
-        tol = self.tolerance(k, v)
+        lo, hi = self.tolerance(k, v, -1), self.tolerance(k, v, +1)
         d = self.estimate - v
         if self.kind == "equal":
-            return abs(d) <= tol
+            return -lo <= d <= hi
         if self.kind == "upper":
-            return d <= tol
-        return d >= -tol
+            return d <= hi
+        return d >= -lo
 
     def verdict(self, k: float) -> Verdict:
-        if not math.isfinite(self.estimate) or not math.isfinite(self.se):
+        """Refuted if the estimate is outside the tolerance of the prediction; inconclusive if
+        the planted value is inside it too, the estimate is not finite, or :meth:`reason` says the
+        normal approximation cannot be trusted; otherwise confirmed."""
+        if not math.isfinite(self.estimate) or not math.isfinite(self.se) or self.reason(k):
             return "inconclusive"
         if not self.holds(k):
             return "refuted"

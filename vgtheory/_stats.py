@@ -114,6 +114,100 @@ def variance_estimate(samples: ArrayLike) -> Estimate:
     return Estimate(s2, jnp.sqrt(jnp.maximum(var_s2, 0.0)), n)
 
 
+def log_mean_estimate(samples, axis: int = 0) -> Estimate:
+    """Estimate of log E[x] with its delta-method bias correction and standard error.
+
+    With m̂ the sample mean and s² the sample variance of n draws,
+
+        log E[x] ≈ log m̂ + s²/(2 n m̂²),    SE = s/(√n m̂),
+
+    the second-order delta method: E log m̂ = log μ − Var(m̂)/(2μ²) + O(n⁻²) (Casella & Berger,
+    *Statistical Inference*, §5.5.4) — log m̂ is biased low (Jensen), so the correction is added. Valid while SE ≪ 1 (the relative error of m̂ is small);
+    for a quantity whose mean is carried by a few members (see ``EnsembleResult.top_share``)
+    neither the mean nor its log is resolved, whatever this SE says.
+
+    Args:
+      samples: draws along ``axis`` (at least 2), real; or streamed moments: an
+        :class:`Estimate` or an ``EnsembleResult`` (``mean``, ``se``, ``n``; pytrees allowed),
+        for which s²/n = se².
+      axis: the sample axis (arrays only).
+
+    Returns:
+      An :class:`Estimate` of log E[x] (pytree-shaped for an ``EnsembleResult``).
+
+    Raises:
+      ValueError: fewer than 2 draws, or a concrete sample mean ≤ 0 (log undefined).
+      TypeError: complex or non-numeric samples.
+
+    Example:
+      >>> import numpy as np
+      >>> e = log_mean_estimate(np.array([1.0, 2.0, 3.0, 6.0]))
+      >>> round(float(e.mean), 4), round(float(e.se), 4)
+      (1.1634, 0.36)
+    """
+    if all(hasattr(samples, f) for f in ("mean", "se", "n")) and not hasattr(samples, "shape"):
+        mean, se, n = samples.mean, samples.se, int(samples.n)
+    else:
+        mean, se, n = estimate(samples, axis)
+    import jax
+
+    for m in jax.tree_util.tree_leaves(mean):
+        m = concrete(m)
+        bad = np.zeros((), bool) if m is None else ~(np.asarray(m) > 0)
+        if bad.any():
+            raise ValueError(f"samples: the sample mean is ≤ 0 (or NaN) in {int(bad.sum())} of {bad.size} entries: "
+                             "log E[x] is undefined; expected a positive mean.")
+    fix = lambda m, s: jnp.log(m) + 0.5 * (s / m) ** 2
+    rel = lambda m, s: s / m
+    return Estimate(jax.tree_util.tree_map(fix, mean, se), jax.tree_util.tree_map(rel, mean, se), n)
+
+
+class EnsembleScalar(NamedTuple):
+    """One element of an ``EnsembleResult``: mean, SE, n and its tail diagnostics (floats)."""
+
+    mean: float
+    se: float
+    n: int
+    nonfinite: int
+    skewness: float
+    kurtosis: float
+    top_share: float
+
+
+def ensemble_scalar(result, leaf=None) -> EnsembleScalar:
+    """Selects one scalar of an ``EnsembleResult`` by ``leaf``, a path applied with ``[]``.
+
+    ``leaf`` is None (the ensemble's output is one scalar), a key, or a tuple of keys and
+    indices walked through the output pytree and then into the array: ``("g", 3)`` selects
+    ``mean["g"][3]``; a string on a NamedTuple selects the attribute.
+    """
+    if any(getattr(result, f, None) is None for f in ("mean", "se", "n", "nonfinite", "skewness", "kurtosis")):
+        raise TypeError(f"result: expected a vgtheory.EnsembleResult (from vg.ensemble, with its tail "
+                        f"diagnostics), got {type(result).__name__}.")
+    path = () if leaf is None else (leaf if isinstance(leaf, tuple) else (leaf,))
+
+    def pick(tree, name):
+        x = tree
+        for p in path:
+            try:
+                x = getattr(x, p) if isinstance(p, str) and hasattr(x, "_fields") else x[p]
+            except (KeyError, IndexError, TypeError, AttributeError) as e:
+                raise ValueError(f"leaf: {leaf!r} does not select an element of the ensemble's output "
+                                 f"({type(e).__name__}: {e}).") from None
+        import jax
+
+        leaves = jax.tree_util.tree_leaves(x)
+        if len(leaves) != 1 or np.size(leaves[0]) != 1:
+            shapes = [np.shape(v) for v in leaves]
+            raise ValueError(f"leaf: expected a path to one scalar of the ensemble's output, got {leaf!r}, "
+                             f"which selects {len(leaves)} leaves of shapes {shapes} in {name}; e.g. leaf=('key', 0).")
+        return np.asarray(leaves[0], np.float64).reshape(())
+
+    return EnsembleScalar(float(pick(result.mean, "mean")), float(pick(result.se, "se")), int(result.n),
+                          int(pick(result.nonfinite, "nonfinite")), float(pick(result.skewness, "skewness")),
+                          float(pick(result.kurtosis, "kurtosis")), float(pick(result.top_share, "top_share")))
+
+
 def normal_quantile(p: float) -> float:
     """Inverse standard normal CDF Φ⁻¹(p), by bisection on erfc (no scipy needed)."""
     if not 0.0 < p < 1.0:
