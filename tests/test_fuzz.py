@@ -114,6 +114,9 @@ REGISTRY: dict[str, Case] = {
         "name not a string": (dict(name=3), "name", "raise"),
         "alpha nan": (dict(alpha=NAN), "alpha", "raise"),
         "alpha negative": (dict(alpha=-0.5), "alpha", "raise"),
+        "name not elementwise": (dict(name=jax.nn.softmax), "name", "raise"),
+        "name changes the shape": (dict(name=lambda a: jnp.sum(a)), "name", "raise"),
+        "params with a callable": (dict(name=jnp.tanh), "params", "raise"),
     }, scalars={"alpha": "nonneg"}),
     "all_claims": Case(_with(vg.all_claims), {}),
     "attention_block": Case(_with(vg.attention_block, p=(ATT.wq[0], ATT.wk[0], ATT.wv[0]), x=XT, variant="skip"), {
@@ -347,6 +350,8 @@ REGISTRY: dict[str, Case] = {
     "mlp_apply": Case(_with(vg.mlp_apply, params=MLP, x=XB, act="gelu"), {
         "x wrong width": (dict(x=jnp.ones((3, N + 1), F32)), "x", "raise"),
         "unknown act": (dict(act="swish"), "act", "raise"),
+        "act not elementwise": (dict(act=jax.nn.softmax), "act", "raise"),
+        "act not an activation": (dict(act=3), "act", "raise"),
         "unknown precision": (dict(precision="extreme"), "precision", "raise"),
         "x complex": (dict(x=XB.astype(jnp.complex64)), "x", "raise"),
         "x int": (dict(x=jnp.ones((3, N), jnp.int32)), "x", "int"),
@@ -463,6 +468,7 @@ REGISTRY: dict[str, Case] = {
     "rnn_step": Case(_with(vg.rnn_step, params=RNN, h=jnp.zeros(N, F32), x=jnp.ones(1, F32)), {
         "h wrong length": (dict(h=jnp.zeros(N + 1, F32)), "h", "raise"),
         "unknown activation": (dict(activation="swish"), "activation", "raise"),
+        "activation not elementwise": (dict(activation=jax.nn.softmax), "activation", "raise"),
         "x wrong length": (dict(x=jnp.ones(3, F32)), "x", "raise"),
         "h complex": (dict(h=jnp.zeros(N, jnp.complex64)), "h", "raise"),
     }, arrays={"h": Slot(jnp.zeros(N, F32))}),

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from ._activations import Activation, activation
+from ._activations import Activation, as_activation
 from ._checks import check_scalar
 
 INITS = ("gaussian", "xavier", "he", "orthogonal", "identity")
@@ -122,7 +122,10 @@ def init_mlp(
 
 
 def _as_activation(act) -> Activation:
-    return activation(act) if isinstance(act, str) else act
+    """The shared resolver (:func:`vgtheory._activations.as_activation`): a name, an
+    Activation or an elementwise callable. Built-ins carry their stable φ' as a custom JVP, so
+    autodiff through :func:`mlp_apply` agrees with :func:`~vgtheory.mlp_jacobian` in saturation."""
+    return as_activation(act)
 
 
 def dense(w, x, precision="highest"):

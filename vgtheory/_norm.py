@@ -22,7 +22,7 @@ from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
 from ._checks import check_real, check_scalar
-from ._activations import activation
+from ._activations import as_activation
 from ._mlp import MLP
 from ._residual import stack_gradient_flow
 
@@ -134,7 +134,7 @@ def norm_mlp_apply(params: MLP, x: Float[Array, "B n"], act, norm: str = "batch"
       ValueError/TypeError: unknown norm, wrong shapes, unstacked params, B < 2 for BN.
     """
     _check(params, x, norm)
-    act = activation(act) if isinstance(act, str) else act
+    act = as_activation(act)
 
     def step(h, p):
         w, b = p
@@ -158,5 +158,5 @@ def norm_mlp_gradient_flow(params: MLP, x: Float[Array, "B n"], act, cotangent: 
     check_real("cotangent", cotangent)
     if jnp.shape(cotangent) != jnp.shape(x):
         raise ValueError(f"cotangent: expected shape {jnp.shape(x)}, got {jnp.shape(cotangent)}.")
-    act = activation(act) if isinstance(act, str) else act
+    act = as_activation(act)
     return stack_gradient_flow(_layer(norm, act, eps), (params.weights, params.biases), x, cotangent)

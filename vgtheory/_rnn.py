@@ -1,9 +1,9 @@
 """Recurrent cells as pure step functions h_{t+1} = F(params, h_t, x_t) over a flat state.
 
 * Vanilla RNN: h_{t+1} = φ(W h_t + U x_t + b), φ ∈ {tanh, sigmoid, relu, ...}, W = g·G/√N
-  with G Gaussian, or W = g·O with O Haar-orthogonal. φ is given a custom JVP that uses the
-  stable derivative of :mod:`vgtheory._activations`, so autodiff through a saturated tanh
-  never returns an exact 0 in float32.
+  with G Gaussian, or W = g·O with O Haar-orthogonal. φ (a name, an Activation or an
+  elementwise callable) carries the stable derivative of :mod:`vgtheory._activations` as its
+  custom JVP, so autodiff through a saturated tanh never returns an exact 0 in float32.
 * LSTM and GRU: Flax's ``flax.linen.LSTMCell`` / ``GRUCell`` (used, not rewritten); the LSTM
   state is the flat vector [c; h] of size 2N, the GRU state is h.
 
@@ -11,7 +11,6 @@ Every step has the signature ``step(params, h, x)``; ``x=None`` means no input (
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
@@ -20,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._activations import activation as _activation
+from ._activations import as_activation
 
 _HI = jax.lax.Precision.HIGHEST
 INITS = ("gaussian", "orthogonal")
@@ -79,27 +78,17 @@ def init_rnn(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "gaussian", in
     return RNNParams(w, u, b)
 
 
-@functools.lru_cache(maxsize=None)
-def _stable(name: str):
-    act = _activation(name)
-
-    @jax.custom_jvp
-    def f(a):
-        return act.fn(a)
-
-    @f.defjvp
-    def f_jvp(primals, tangents):
-        (a,), (da,) = primals, tangents
-        return act.fn(a), act.deriv(a) * da
-
-    return f
+def _stable(act):
+    """φ with its stable derivative as JVP: the shared resolver's ``fn`` (built-ins are custom_jvp)."""
+    return as_activation(act, "activation").fn
 
 
 def rnn_step(params: RNNParams, h: Float[Array, " n"], x: Float[Array, " d"] | None = None,
-             activation: str = "tanh") -> Float[Array, " n"]:
+             activation="tanh") -> Float[Array, " n"]:
     """h_{t+1} = φ(W h_t + U x_t + b); ``x=None`` drops the input term.
 
-    Use ``functools.partial(rnn_step, activation="relu")`` for another φ.
+    Use ``functools.partial(rnn_step, activation="relu")`` for another φ (a name, an
+    :class:`~vgtheory.Activation` or an elementwise callable).
     """
     check_vector("h", h, params.w.shape[0])
     if x is not None:

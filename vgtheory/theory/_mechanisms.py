@@ -11,7 +11,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from .._activations import activation
+from .._activations import as_activation
 from .._underflow import predicted_underflow_step as underflow_step  # noqa: F401  (S13)
 
 
@@ -42,7 +42,7 @@ def _x64():
 
 
 def _act(act):
-    return activation(act) if isinstance(act, str) else act
+    return as_activation(act)
 
 
 class WidthRatio(NamedTuple):

@@ -168,12 +168,12 @@ def isometry_moments(depth: int, weights: str = "gaussian", act="linear", sigma_
       universality in deep networks", AISTATS 2018.
     """
     from ._meanfield import gauss_expectation, qstar
-    from .._activations import activation
+    from .._activations import as_activation
 
     depth = _pos_int("depth", depth)
     if weights not in ("gaussian", "orthogonal"):
         raise ValueError(f"weights: expected 'gaussian' or 'orthogonal', got {weights!r}.")
-    a = activation(act) if isinstance(act, str) else act
+    a = as_activation(act)
     if q is None:
         q = float(qstar(a, sigma_w2, sigma_b2))
     mu1 = float(gauss_expectation(lambda h: a.deriv(h) ** 2, q))
