@@ -44,6 +44,12 @@ Usage::
     nice -n 10 python benchmarks/calibrate.py --seeds 50 --max-seconds 3 --out docs/CALIBRATION.md
     python benchmarks/calibrate.py --only S4 L1 --seeds 50 --m 97     # a selection, known m
     python benchmarks/calibrate.py --from-json cal.json --out docs/CALIBRATION.md  # re-render
+    python benchmarks/calibrate.py --battery --seeds 200 --out docs/CALIBRATION.md  # known-mean battery
+
+Rows are judged by ``vgtheory.Comparison`` itself (:func:`comparison` rebuilds one from each
+JSON row), so the calibrated rule is the registry's, skewness widening and CLT check included.
+``--battery`` runs ``benchmarks/calibrate_battery.py``: heavy-tailed, skewed, discrete and
+near-deterministic quantities with known means through ``Comparison.from_ensemble``.
 
 Per-seed results stream to ``--json`` (default ``calibration.json`` beside ``--out``) as
 they finish; a rerun with the same file skips the claims/seeds it already holds.
@@ -121,28 +127,24 @@ def planted_values(row: dict, e: float) -> list[float]:
     return [up, down]
 
 
+def comparison(row: dict):
+    """The row as a ``vgtheory.Comparison``: the verdict rule is the registry's own, never a copy."""
+    import dataclasses
+
+    from vgtheory._claims import Comparison
+
+    names = {f.name for f in dataclasses.fields(Comparison)}
+    return Comparison(**{k: v for k, v in row.items() if k in names})
+
+
 def holds(row: dict, k: float, value: float) -> bool:
-    """Same rule as ``Comparison.holds`` (kept in sync by tests/test_determinism.py)."""
-    est = row["estimate"]
-    if not (math.isfinite(est) and math.isfinite(value)):
-        return False
-    tol = k * row["se"] + row["bias"] + row["rtol"] * abs(value)
-    d = est - value
-    if row["kind"] == "equal":
-        return abs(d) <= tol
-    if row["kind"] == "upper":
-        return d <= tol
-    return d >= -tol
+    """``Comparison.holds`` of the row (including its skewness widening, when it has one)."""
+    return comparison(row).holds(k, value)
 
 
 def row_verdict(row: dict, k: float) -> str:
-    if not math.isfinite(row["estimate"]) or not math.isfinite(row["se"]):
-        return "inconclusive"
-    if not holds(row, k, row["prediction"]):
-        return "refuted"
-    if holds(row, k, row["planted"]):
-        return "inconclusive"
-    return "confirmed"
+    """``Comparison.verdict`` of the row (inconclusive where its normal approximation is untrusted)."""
+    return comparison(row).verdict(k)
 
 
 def claim_verdict(rows: list[dict], error: str | None, k: float) -> str:
@@ -155,7 +157,8 @@ def claim_verdict(rows: list[dict], error: str | None, k: float) -> str:
 # ----------------------------------------------------------------------------- running
 def _rows(result) -> list[dict]:
     return [dict(label=c.label, prediction=c.prediction, estimate=c.estimate, se=c.se, n=c.n,
-                 planted=c.planted, bias=c.bias, rtol=c.rtol, kind=c.kind) for c in result.comparisons]
+                 planted=c.planted, bias=c.bias, rtol=c.rtol, kind=c.kind, skewness=c.skewness, caveat=c.caveat)
+            for c in result.comparisons]
 
 
 def _save(path, state):
@@ -252,8 +255,8 @@ def _k(alpha, m):
 def _usage(r: dict, k: float) -> float:
     """|violation| / tolerance: ≤ 1 holds; for bounds only the violating direction counts."""
     d = r["estimate"] - r["prediction"]
+    tol = comparison(r).tolerance(k, side=1 if d > 0 else -1)
     d = abs(d) if r["kind"] == "equal" else (max(d, 0.0) if r["kind"] == "upper" else max(-d, 0.0))
-    tol = k * r["se"] + r["bias"] + r["rtol"] * abs(r["prediction"])
     return 0.0 if d == 0 else (d / tol if tol > 0 else math.inf)
 
 
@@ -423,6 +426,12 @@ def render(state: dict) -> str:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--battery" in argv:  # known-mean quantities through Comparison.from_ensemble (calibrate_battery.py)
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import calibrate_battery
+
+        return calibrate_battery.main([a for a in argv if a != "--battery"])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=50, help="independent seeds per claim (≥ 50 for the table)")
     p.add_argument("--only", nargs="+", metavar="PATTERN", help="claim ids or areas (glob), as `verify --only`")

@@ -153,3 +153,16 @@ def test_log_mean_estimate_bias_and_se():
     np.testing.assert_allclose([a.mean, a.se], [b.mean, b.se], rtol=1e-12)
     with pytest.raises(ValueError, match="samples"):
         vg.log_mean_estimate(np.array([-1.0, -2.0, 0.5]))
+
+
+def test_reason_reaches_json_and_report():
+    """An untrusted row says why in the run's JSON record and in the HTML report's note column."""
+    from vgtheory import _report
+    from vgtheory._claims import _row_dict
+
+    c = Comparison("E R", 1.0, 0.5, 0.01, 400, 1.2, skewness=9.0, note="heavy")
+    row = _row_dict(c, 4.0)
+    assert row["verdict"] == "inconclusive" and "not normal enough" in row["reason"]
+    html = _report._rows_table([row])
+    assert "inconclusive: the mean is not normal enough" in html and "heavy" in html
+    assert _row_dict(Comparison("x", 1.0, 1.0, 0.01, 400, 1.2), 4.0)["reason"] == ""

@@ -2,12 +2,13 @@
 
 Each entry point is run twice from the same key and compared with ``assert_array_equal``; a different key must change the result (the key is really used).
 Also: the calibration script's verdict rule is the registry's rule (benchmarks/calibrate.py
-re-implements it on JSON rows, so the two must not drift apart).
+rebuilds a ``Comparison`` from each JSON row, skewness and caveat included).
 """
 from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import math
 import pathlib
 
@@ -135,12 +136,14 @@ _finite = st.floats(-1e3, 1e3, allow_nan=False)
 @settings(max_examples=60, deadline=None)
 @given(pred=_finite, est=st.one_of(_finite, st.just(math.nan), st.just(math.inf)), planted=_finite,
        se=st.one_of(st.just(0.0), st.floats(1e-6, 10.0)), bias=st.floats(0.0, 1.0), rtol=st.floats(0.0, 0.1),
-       kind=st.sampled_from(["equal", "upper", "lower"]), k=st.floats(1.0, 6.0))
-def test_calibrate_rule_matches_registry(pred, est, planted, se, bias, rtol, kind, k):
+       kind=st.sampled_from(["equal", "upper", "lower"]), k=st.floats(1.0, 6.0),
+       skew=st.one_of(st.just(0.0), st.floats(-30.0, 30.0)), n=st.integers(2, 10**5))
+def test_calibrate_rule_matches_registry(pred, est, planted, se, bias, rtol, kind, k, skew, n):
     cal = _calibrate()
-    c = Comparison("x", pred, est, se, 10, planted, bias=bias, rtol=rtol, kind=kind)
-    row = dict(label="x", prediction=c.prediction, estimate=c.estimate, se=c.se, n=10, planted=c.planted,
-               bias=c.bias, rtol=c.rtol, kind=kind)
+    c = Comparison("x", pred, est, se, n, planted, bias=bias, rtol=rtol, kind=kind, skewness=skew)
+    row = json.loads(json.dumps(dict(label="x", prediction=c.prediction, estimate=c.estimate, se=c.se, n=n,
+                                     planted=c.planted, bias=c.bias, rtol=c.rtol, kind=kind, skewness=skew,
+                                     caveat="")))  # through JSON, as calibrate.py stores rows
     assert cal.holds(row, k, row["prediction"]) == c.holds(k)
     assert cal.row_verdict(row, k) == c.verdict(k)
 

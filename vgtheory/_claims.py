@@ -344,7 +344,7 @@ def _row_dict(c: Comparison, k: float) -> dict:
     """Every field of the row, and at threshold ``k`` its z (None when infinite), tolerance and verdicts."""
     z = c.z()
     return {**dataclasses.asdict(c), "z": z if abs(z) != math.inf else None, "tolerance": c.tolerance(k),
-            "planted_rejected": c.planted_rejected(k), "verdict": c.verdict(k)}
+            "planted_rejected": c.planted_rejected(k), "verdict": c.verdict(k), "reason": c.reason(k)}
 
 
 @dataclasses.dataclass(frozen=True, repr=False)

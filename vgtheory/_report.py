@@ -113,6 +113,12 @@ def _verdict_table(claims) -> str:
     return "\n".join(rows)
 
 
+def _reason_note(r: dict) -> str:
+    """The row's note, led by why it is inconclusive when its normal approximation is untrusted."""
+    reason, note = r.get("reason") or "", r.get("note", "") or ""
+    return f"inconclusive: {reason}. {note}" if reason else note
+
+
 def _rows_table(comps) -> str:
     head = ("comparison", "kind", "prediction", "estimate ± SE", "n", "z", "tolerance", "bias", "planted",
             "planted rejected", "verdict", "note")
@@ -126,7 +132,7 @@ def _rows_table(comps) -> str:
             f'<td class=num>{_num(r.get("bias"))}</td><td class=num>{_num(r.get("planted"))}</td>'
             f'<td>{"yes" if r.get("planted_rejected") else "no"}</td>'
             f'<td class="{_e(r.get("verdict", ""))}">{_e(r.get("verdict", ""))}</td>'
-            f'<td class=small>{_e(r.get("note", ""))}</td></tr>')
+            f'<td class=small>{_e(_reason_note(r))}</td></tr>')
     out.append("</tbody></table>")
     return "\n".join(out)
 
