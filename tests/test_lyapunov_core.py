@@ -153,8 +153,12 @@ def test_bad_input():
         lyapunov_spectrum(linear, a, h, steps=10, reortho=3)
     with pytest.raises(ValueError, match="inputs"):
         lyapunov_spectrum(linear, a, h, jnp.zeros((5, 1)), steps=10)
+    with pytest.raises(ValueError, match="h0"):   # a pytree state the step cannot take
+        lyapunov_spectrum(linear, a, (jnp.ones(3), jnp.ones(2)), steps=10)
     with pytest.raises(ValueError, match="h0"):
-        lyapunov_spectrum(linear, a, jnp.ones((3, 1)), steps=10)
+        lyapunov_spectrum(linear, a, jnp.ones(3, jnp.int32), steps=10)
+    with pytest.raises(ValueError, match="step"):   # the state's structure must be kept
+        lyapunov_spectrum(lambda p, h, x: h[0], a, (h, h), steps=10)
     with pytest.raises(ValueError, match="method"):
         lyapunov_spectrum(linear, a, h, steps=10, method="svd")
     with pytest.raises(ValueError, match="spread_per_step"):

@@ -3,21 +3,24 @@
 For a loss L(h_T) at the end of a trajectory h_{t+1} = F(h_t, x_t; θ), the gradient obeys
 ∂L/∂h_t = J_{t+1}ᵀ ∂L/∂h_{t+1} with J_{t+1} = ∂h_{t+1}/∂h_t (one VJP of the step). The
 backward vector is renormalised at every step and its log-norms summed, so T = 10⁴ stays
-finite in float32 whatever the decay or growth rate.
+finite in float32 whatever the decay or growth rate. The state may be any pytree (a Flax
+LSTM carry ``(c, h)``); the norm is the Euclidean norm over all its leaves (the flat state,
+``jax.flatten_util.ravel_pytree``).
 
 Reference: Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent
 neural networks", eqs. (3)–(7).
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
-from ._checks import check_nonzero, check_recurrence, check_vector
+from ._checks import check_nonzero
 from ._lyapunov import acc_dtype
+from ._recurrence import flat_recurrence, flat_vector
 
 
 class BPTTResult(NamedTuple):
@@ -37,11 +40,11 @@ class BPTTResult(NamedTuple):
 def bptt_gradient_norms(
     step: Callable,
     params,
-    h0: Float[Array, " n"],
-    inputs: Float[Array, "T ..."] | None = None,
+    h0: Any,
+    inputs: Any = None,
     *,
     steps: int,
-    cotangent: Float[Array, " n"] | None = None,
+    cotangent: Any = None,
     precision: str = "highest",
 ) -> BPTTResult:
     """log‖∂L/∂h_t‖, t = 0..T, for L with ∂L/∂h_T = ``cotangent`` (default 1/√N·ones).
@@ -49,20 +52,24 @@ def bptt_gradient_norms(
     Args:
       step: ``step(params, h, x) -> h_next`` (x is None when ``inputs`` is None).
       params: parameters of ``step``.
-      h0: ``[N]`` initial state.
-      inputs: ``[steps, ...]`` or None.
+      h0: initial state: an ``[N]`` vector or any pytree of arrays of one floating dtype
+        (e.g. Flax's LSTM carry ``(c, h)``), N entries in all.
+      inputs: ``[steps, ...]``, a pytree whose leaves all have the leading axis ``steps``,
+        or None.
       steps: T (Python int ≥ 1).
-      cotangent: ``[N]`` ∂L/∂h_T.
+      cotangent: ∂L/∂h_T, a pytree shaped like ``h0`` or the flat ``[N]`` vector.
       precision: default matmul precision while tracing ``step``.
 
     Returns:
-      :class:`BPTTResult` in ``h0``'s dtype (sums accumulated in float64 under x64).
+      :class:`BPTTResult` in ``h0``'s dtype (sums accumulated in float64 under x64); the
+      norms are of the whole (flattened) state's gradient, natural log of the norm (not
+      squared).
 
     Raises:
       TypeError: ``step`` not callable; ``h0`` or ``cotangent`` not real floating.
-      ValueError: bad ``steps``, ``h0``, ``inputs``, ``cotangent`` (wrong shape; zero or
-        non-finite when concrete), a ``step`` that fails on a state shaped like ``h0`` or
-        whose output shape or dtype differs from the state's. A non-finite trajectory (or,
+      ValueError: bad ``steps``, ``h0``, ``inputs``, ``cotangent`` (wrong shape or
+        structure; zero or non-finite when concrete), a ``step`` that fails on a state
+        shaped like ``h0`` or whose output structure, shape or dtype differs from the state's. A non-finite trajectory (or,
         under ``jit``, a zero cotangent) is flagged by ``finite = False``.
 
     Example:
@@ -71,20 +78,19 @@ def bptt_gradient_norms(
       >>> [round(float(v), 4) + 0.0 for v in r.log_norms]
       [-2.7726, -2.0794, -1.3863, -0.6931, 0.0]
     """
-    n = check_recurrence(step, params, h0, inputs, steps)
-    dtype = jnp.result_type(h0)
+    rec = flat_recurrence(step, params, h0, inputs, steps)
+    n, step, dtype = rec.n, rec.step, rec.h0.dtype
     acc = acc_dtype()
     if cotangent is None:
         g = jnp.ones((n,), dtype) / jnp.sqrt(jnp.asarray(n, dtype))
     else:
-        check_vector("cotangent", cotangent, n)
-        check_nonzero("cotangent", cotangent, what="cotangent")
-        g = jnp.asarray(cotangent, dtype)
+        g = flat_vector("cotangent", cotangent, h0, n, dtype)
+        check_nonzero("cotangent", g, what="cotangent")
     with jax.default_matmul_precision(precision):
         def fwd(h, x):
             return step(params, h, x), h
 
-        _, hs = jax.lax.scan(fwd, jnp.asarray(h0), inputs, length=steps)  # h_0..h_{T-1}
+        _, hs = jax.lax.scan(fwd, rec.h0, inputs, length=steps)  # h_0..h_{T-1}
 
         def bwd(c, hx):
             g, s = c
