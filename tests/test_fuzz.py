@@ -160,6 +160,9 @@ REGISTRY: dict[str, Case] = {
         "h0 wrong shape": (dict(h0=jnp.ones(N + 1, F32)), "h0", "raise"),
         "h0 complex": (dict(h0=jnp.ones(N, jnp.complex64)), "h0", "raise"),
         "h0 nan": (dict(h0=jnp.full(N, NAN, F32)), "h0", "raise"),
+        "h0 empty pytree": (dict(h0=()), "h0", "raise"),
+        "cotangent pytree unlike h0": (dict(cotangent=(jnp.ones(N, F32),)), "cotangent", "raise"),
+        "inputs pytree leaf without time axis": (dict(inputs={"x": jnp.ones((4, 1), F32)}), "inputs", "raise"),
     }, arrays={"h0": Slot(0.1 * jnp.ones(N, F32))}, scalars={"steps": "int_pos"}),
     "circuit_energy": Case(_with(vg.circuit_energy, thetas=THETAS), {
         "thetas wrong last axis": (dict(thetas=jnp.ones((2, 2, 3), F32)), "thetas", "raise"),
@@ -346,6 +349,12 @@ REGISTRY: dict[str, Case] = {
         "h0 nan": (dict(h0=jnp.full(N, NAN, F32)), "h0", "raise"),
         "h0 complex": (dict(h0=jnp.ones(N, jnp.complex64)), "h0", "raise"),
         "frame0 wrong shape": (dict(frame0=jnp.ones((N + 1, N), F32)), "frame0", "raise"),
+        "method not a string": (dict(method=3), "method", "raise"),
+        "h0 empty pytree": (dict(h0=()), "h0", "raise"),
+        "h0 pytree of mixed dtypes": (dict(h0=(jnp.ones(2, F32), jnp.ones(2, jnp.float64))), "h0", "raise"),
+        "h0 pytree the step cannot take": (dict(h0=(jnp.ones(N, F32), jnp.ones(N, F32))), "h0", "raise"),
+        "inputs pytree leaf without time axis": (dict(inputs={"x": jnp.ones((7, 1), F32)}), "inputs", "raise"),
+        "h0 overflowing (inf)": (dict(h0=jnp.full(N, jnp.inf, F32)), "h0", "raise"),
     }, arrays={"h0": Slot(0.1 * jnp.ones(N, F32))}, scalars={"steps": "int_pos", "blocks": "int_pos", "reortho": "int_pos"}),
     "mlp_apply": Case(_with(vg.mlp_apply, params=MLP, x=XB, act="gelu"), {
         "x wrong width": (dict(x=jnp.ones((3, N + 1), F32)), "x", "raise"),
@@ -496,6 +505,7 @@ REGISTRY: dict[str, Case] = {
     "spread_budget": Case(_with(vg.spread_budget, dtype=F32), {
         "dtype int": (dict(dtype=jnp.int32), "dtype", "raise"),
         "unknown method": (dict(method="svd"), "method", "raise"),
+        "method None": (dict(method=None), "method", "raise"),
     }),
     "stack_gradient_flow": Case(_with(vg.stack_gradient_flow, block=BLOCK, params=BPARAMS, x=X, cotangent=G), {
         "cotangent wrong length": (dict(cotangent=jnp.ones(N + 1, F32)), "cotangent", "raise"),
@@ -749,7 +759,7 @@ for _n, _lab, _ov, _arg, _mode, _why in ENUMERATED:
 
 
 # ----------------------------------------------------------------------------- checking
-FLAG_FIELDS = ("finite", "status", "converged", "nonfinite", "error")
+FLAG_FIELDS = ("finite", "status", "converged", "nonfinite", "error", "state_finite")
 
 
 def _leaves(out):
@@ -767,7 +777,7 @@ def _flagged(out) -> bool:
         if f == "error":
             return True
         v = np.asarray(v)
-        if f == "finite" and not v.all():
+        if f in ("finite", "state_finite") and not v.all():
             return True
         if f == "status" and (v != 0).any():
             return True
