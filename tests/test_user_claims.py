@@ -90,7 +90,7 @@ def test_claims_without_only_runs_just_the_users_claims_with_report(tmp_path, re
     assert 'id="claim-ONLYU1"' in html and "two plus two" in html and "mine.py" in html
 
 
-@pytest.mark.parametrize("case", ["missing file", "missing module", "import error", "duplicate id",
+@pytest.mark.parametrize("case", ["missing file", "missing module", "import error", "syntax error", "duplicate id",
                                   "no claims", "same file twice"])
 def test_claims_error_paths(case, tmp_path, registry, capsys):
     ok = _write(tmp_path, "ok_claims.py", CLAIM_FILE.format(id="ERR"))
@@ -99,6 +99,7 @@ def test_claims_error_paths(case, tmp_path, registry, capsys):
         "missing module": ["no_such_module_for_vgtheory"],
         "import error": [str(_write(tmp_path, "broken.py", "import vgtheory\n\ndef f():\n    return 1 / 0\n\nf()\n"))],
         "duplicate id": [str(ok), str(_write(tmp_path, "dup.py", CLAIM_FILE.format(id="ERR").replace("first", "x")))],
+        "syntax error": [str(_write(tmp_path, "typo.py", "import vgtheory\n\ndef f(:\n    pass\n"))],
         "no claims": [str(_write(tmp_path, "empty.py", "x = 1\n"))],
         "same file twice": [str(ok), str(ok)],
     }[case]
@@ -110,7 +111,7 @@ def test_claims_error_paths(case, tmp_path, registry, capsys):
         return
     assert rc == 2
     expect = {"missing file": "no claim file", "missing module": "neither a claim file nor an importable module",
-              "import error": "ZeroDivisionError", "duplicate id": "'ERR1' is already registered by first in",
+              "import error": "ZeroDivisionError", "syntax error": "typo.py\", line 3", "duplicate id": "'ERR1' is already registered by first in",
               "no claims": "registers no claims"}[case]
     assert expect in err, err
     if case == "import error":  # a brief traceback: the user's lines, not the import machinery
@@ -120,6 +121,13 @@ def test_claims_error_paths(case, tmp_path, registry, capsys):
         assert set(_REGISTRY) == before | {"ERR1", "ERR2"}  # the failed file left nothing behind
     else:
         assert set(_REGISTRY) == before
+
+
+def test_claims_from_a_module_name(tmp_path, registry, monkeypatch, capsys):
+    _write(tmp_path, "fakeplug_module_claims.py", CLAIM_FILE.format(id="MOD"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _cli.main(["list", "--claims", "fakeplug_module_claims"]) == 0
+    assert "MOD2" in capsys.readouterr().out and {"MOD1", "MOD2"} <= set(_REGISTRY)
 
 
 def test_load_claims_api(tmp_path, registry):
