@@ -112,5 +112,7 @@ def test_callable_errors_name_the_argument():
         vg.mlp_apply(vg.init_mlp(jax.random.key(0), [3, 3]), jnp.ones(3), 3)
     with pytest.raises(ValueError, match="^act: .*elementwise"):
         vg.theory.mean_field(jax.nn.softmax, 1.0, 0.0)
+    with pytest.raises(ValueError, match="^act: .*elementwise"):  # checked inside a caller's vmap too
+        jax.vmap(lambda b: vg.theory.mean_field(jax.nn.log_softmax, 1.0, b))(jnp.array([0.1, 0.2]))
     with pytest.raises(ValueError, match="^deriv: "):
         vg.Activation.wrap(jnp.tanh, deriv=lambda a: jnp.sum(a))

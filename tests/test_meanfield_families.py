@@ -60,6 +60,10 @@ def test_critical_sigma_w2_exact_points():
     for dt in (jnp.float64, jnp.float32):  # was 1.0034: tangential crossing, q* → 0 like 1/l
         assert abs(float(mf.critical_sigma_w2("tanh", dt(0.0))) - 1.0) <= 1e-5
         assert abs(float(mf.critical_sigma_w2("erf", dt(0.0))) - math.pi / 4) <= 1e-5
+    # the same inside jit(vmap(...)) over σ_b² (the phase-diagram figure's call)
+    crit = jax.jit(jax.vmap(lambda b: mf.critical_sigma_w2("tanh", b)))(jnp.array([0.0, 0.05], jnp.float32))
+    assert float(crit[0]) == 1.0 and float(crit[1]) == pytest.approx(float(mf.critical_sigma_w2("tanh", 0.05)),
+                                                                       rel=1e-6)
 
 
 def test_critical_sigma_w2_never_returns_the_bracket_end():

@@ -10,6 +10,7 @@ from ._meanfield import chi1 as chi1
 from ._meanfield import correlation_map as correlation_map
 from ._meanfield import mean_field as mean_field
 from ._meanfield import MeanField as MeanField
+from ._meanfield import PHASES as PHASES
 from ._meanfield import critical_sigma_w2 as critical_sigma_w2
 from ._seeds import sigmoid_chain_bound as sigmoid_chain_bound
 from ._seeds import spectral_bound as spectral_bound

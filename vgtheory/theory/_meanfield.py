@@ -426,10 +426,10 @@ def critical_sigma_w2(act, sigma_b2, lo: float = 0.1, hi: float = 20.0, iters: i
 
 def _tangent_point(a: Activation, dt):
     """1/φ'(0)² when φ(0) = 0 (where q* = 0 loses stability at σ_b = 0), else None."""
-    try:
-        with jax.ensure_compile_time_eval():
-            f0 = concrete(a.fn(jnp.zeros((), dt)))
-            d0 = concrete(a.deriv(jnp.zeros((), dt)))
+    try:  # a compiled executable runs outside any trace (a caller's vmap/jit included)
+        z = np.zeros((), dt)
+        f0, d0 = jax.jit(lambda x: (a.fn(x), a.deriv(x))).lower(z).compile()(z)
+        f0, d0 = concrete(f0), concrete(d0)
     except Exception:  # noqa: BLE001 — a callable closing over tracers: no analytic point
         return None
     if f0 is None or d0 is None or float(f0) != 0.0 or not 0.0 < abs(float(d0)) < math.inf:
