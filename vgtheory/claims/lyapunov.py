@@ -217,12 +217,27 @@ def _lstm_traj(p, xs, h0):
        source="seeds (S17); Gers, Schmidhuber & Cummins (2000); Jozefowicz et al. (2015) on b_f",
        area="lyapunov")
 def _s17(key, full):
-    n, d, t, draws = (64, 8, 100, 32) if full else (16, 4, 40, 12)
+    return _s17_rows(key, *((64, 8, 100, 32) if full else (16, 4, 40, 12)))
+
+
+def _lstm_params_one_by_one(kps, n, d, bf, dt):
+    """Flax LSTMCell parameters of every draw, one draw at a time (``lax.map``, not ``vmap``).
+
+    LSTMCell draws four orthogonal recurrent kernels: four independent QR factorisations.
+    Vmapped over draws they become four *batched* LAPACK calls (geqrf, orgqr) that XLA:CPU
+    runs concurrently; jaxlib 0.10's batched LAPACK kernels split the batch over XLA's
+    intra-op thread pool (``jax::ParallelBatchMap``) and block the calling pool thread until
+    the pieces are done. With as many such calls in flight as pool threads (2 on a 2-core
+    machine) every worker waits and none runs the pieces: a deadlock (futex wait, no CPU),
+    which hung S17 at ``--full`` (N = 64, 32 draws). A single matrix (batch 1) runs inline.
+    """
+    return jax.lax.map(lambda k: init_lstm(k, n, d, forget_bias=bf, dtype=dt), kps)
+
+
+def _s17_rows(key, n, d, t, draws):
     dt = _dt()
 
-    def one(k, bf):
-        kp, kx = jax.random.split(k)
-        p = init_lstm(kp, n, d, forget_bias=bf, dtype=dt)
+    def one(p, kx, bf):
         xs = jax.random.normal(kx, (t, d), dt)
         hs = _lstm_traj(p, xs, jnp.zeros(2 * n, dt))
         f = jax.vmap(lambda h, x: lstm_forget_gate(p, h, x))(hs, xs)
@@ -243,7 +258,12 @@ def _s17(key, full):
         edge = jnp.abs(k3) * v**1.5 / (6 * 6 * math.sqrt(3)) + jnp.abs(k4) * v**2 / (24 * 8)
         return err, err_id, jnp.mean(jnp.log(f)), pred, edge
 
-    run = jax.jit(jax.vmap(one, in_axes=(0, None)))
+    @jax.jit
+    def run(keys, bf):
+        kp, kx = jax.vmap(jax.random.split, out_axes=1)(keys)
+        ps = _lstm_params_one_by_one(kp, n, d, bf, dt)  # no batched LAPACK: see its docstring
+        return jax.vmap(one, in_axes=(0, 0, None))(ps, kx, bf)
+
     keys = jax.random.split(key, draws)
     err, err_id, r0, p0, e0 = run(keys, jnp.asarray(0.0, dt))
     _, _, r3, p3, e3 = run(keys, jnp.asarray(3.0, dt))
