@@ -36,6 +36,23 @@ def member_keys(key, n):
     return jax.random.split(key, n)
 
 
+def member_samples(fn, key, m: int, full: bool):
+    """``fn(key) -> pytree`` over ``m`` members through :func:`vgtheory.ensemble`, with the samples.
+
+    Member ``i`` gets ``fold_in(key, i)``. At full settings the members run in chunks whose
+    compiled working set fits the ensemble's memory budget (``chunk_size="auto"``: XLA's
+    memory analysis); a whole full ensemble in one ``vmap`` needed 22–172 GB (S3, S3.xavier-tanh,
+    L1) and failed on CPU. Quick settings run as one chunk (no probe compilations).
+
+    Returns:
+      The :class:`vgtheory.EnsembleResult`; ``.samples`` holds the per-member values
+      (``m`` rows per leaf: a few floats per member).
+    """
+    from .._ensemble import ensemble
+
+    return ensemble(fn, key, m, chunk_size="auto" if full else None, keep_samples=True, progress=False)
+
+
 def scalar(x) -> float:
     return float(np.asarray(x, np.float64))
 

@@ -15,10 +15,10 @@ import numpy as np
 from .._claims import Comparison, claim
 from .._jacobian import gradient_flow
 from .._mlp import init_mlp, preactivations
-from .._stats import estimate
+from .._stats import Estimate, estimate
 from ..theory import _meanfield as mf
 from ..theory import _seeds as th
-from ._common import log_mean_bias, log_of_mean, unit_vector
+from ._common import log_mean_bias, log_of_mean, member_samples, unit_vector
 
 F32, F64 = jnp.float32, jnp.float64
 SEED_1 = "seed 000 (chain rule through a sigmoid network)"
@@ -106,10 +106,11 @@ def s2(key, full):
 
 
 # ----------------------------------------------------------------------------- S3
-@functools.partial(jax.jit, static_argnames=("m", "n", "L", "act", "init"))
-def _gain_draws(key, sigma_w2, sigma_b2, *, m, n, L, act, init):
-    def member(k):
-        kw, kx, kg = jax.random.split(k, 3)
+def _gain_member(k, sigma_w2s, sigma_b2, *, n, L, act, init):
+    """One network per σ_w² setting j (key ``fold_in(k, j)``): ‖g₀‖² and (g₀)₀, each ``[S]``."""
+
+    def one(j, sigma_w2):
+        kw, kx, kg = jax.random.split(jax.random.fold_in(k, j), 3)
         p = init_mlp(kw, [n] * (L + 1), init=init, sigma_w2=sigma_w2, sigma_b2=sigma_b2, dtype=F32)
         x = jax.random.normal(kx, (n,), F32)
         x = x * jnp.sqrt(n * 1.0) / jnp.linalg.norm(x)
@@ -117,18 +118,20 @@ def _gain_draws(key, sigma_w2, sigma_b2, *, m, n, L, act, init):
         g2 = jnp.exp(gf.log_sq_norms[0])
         return g2, gf.direction[0] * jnp.sqrt(g2)
 
-    return jax.vmap(member)(jax.random.split(key, m))
+    return jax.vmap(one)(jnp.arange(sigma_w2s.shape[0]), sigma_w2s)
 
 
-def _gain_samples(key, m, n, L, act, init="gaussian", sigma_w2=1.0, sigma_b2=0.0, first_entry=False):
-    """‖g₀‖² for a unit random cotangent u, over m networks; unit-variance inputs.
+def _gain_samples(key, m, n, L, act, sigma_w2s, full, init="gaussian", sigma_b2=0.0):
+    """‖g₀‖² for a unit random cotangent u and (g₀)₀ = uᵀ J e₀ (a fixed linear functional of
+    the Jacobian), over m networks per σ_w² in ``sigma_w2s``; unit-variance inputs.
 
-    With ``first_entry`` also returns (g₀)₀ = uᵀ J e₀, a fixed linear functional of the
-    Jacobian. σ_w², σ_b² are traced: sweeping them reuses one compilation.
+    All settings share one compilation (vmapped inside each member); members stream through
+    ``vg.ensemble`` (memory-bounded chunks at full settings). Returns two float64 ``[m, S]``.
     """
-    g2, g0 = _gain_draws(key, jnp.float32(sigma_w2), jnp.float32(sigma_b2), m=m, n=n, L=L, act=act, init=init)
-    g2 = np.asarray(g2, np.float64)
-    return (g2, np.asarray(g0, np.float64)) if first_entry else g2
+    fn = functools.partial(_gain_member, sigma_w2s=jnp.asarray(sigma_w2s, F32), sigma_b2=jnp.float32(sigma_b2),
+                           n=n, L=L, act=act, init=init)
+    g2, g0 = member_samples(fn, key, m, full).samples
+    return np.asarray(g2, np.float64), np.asarray(g0, np.float64)
 
 
 @claim(id="S3", area="foundation", title="Path view: E[∂y/∂x] = 0; E‖g₀‖² ∝ (nσ²κ)^L; He for ReLU",
@@ -137,11 +140,11 @@ def _gain_samples(key, m, n, L, act, init="gaussian", sigma_w2=1.0, sigma_b2=0.0
        source="seed 000 (path expansion of the Jacobian)")
 def s3(key, full):
     n, L, m = 128, 10, (8192 if full else 512)
-    k2, k3 = jax.random.split(key)
     rows = []
-    for init, s2, name in (("he", 2.0, "He nσ²=2"), ("xavier", 1.0, "Xavier nσ²=1")):
-        # at equal widths He and Xavier are exactly Gaussian fan-in with σ_w² = 2 and 1
-        g, entry = _gain_samples(k2 if init == "he" else k3, m, n, L, "relu", sigma_w2=s2, first_entry=True)
+    # at equal widths He and Xavier are exactly Gaussian fan-in with σ_w² = 2 and 1
+    g_all, entry_all = _gain_samples(key, m, n, L, "relu", (2.0, 1.0), full)
+    for j, (init, s2, name) in enumerate((("he", 2.0, "He nσ²=2"), ("xavier", 1.0, "Xavier nσ²=1"))):
+        g, entry = g_all[:, j], entry_all[:, j]
         if init == "he":
             ej = estimate(entry)
             rms = float(np.sqrt(np.mean(entry**2)))
@@ -180,7 +183,7 @@ def _xavier_tanh(key, full, corrected):
     n, m = (512, 4096) if full else (64, 384)
     rows = []
     for L, k in zip((10, 20), jax.random.split(key)):
-        g = _gain_samples(k, m, n, L, "tanh", sigma_w2=1.0)  # Xavier at equal widths
+        g = _gain_samples(k, m, n, L, "tanh", (1.0,), full)[0][:, 0]  # Xavier at equal widths
         e = log_of_mean(g)
         right = float(jnp.log(th.mean_field_gain("tanh", 1.0, 0.0, 1.0, L)))
         textbook = float(jnp.log(th.constant_kappa_gain("tanh", 1.0, 1.0, L)))
@@ -208,8 +211,9 @@ def _xavier_tanh(key, full, corrected):
 def s4(key, full):
     n, L, m = 32, 10, (16384 if full else 1024)
     rows = []
-    for s2, k in zip((0.8, 1.0, 1.25), jax.random.split(key, 3)):
-        g = _gain_samples(k, m, n, L, "linear", "gaussian", sigma_w2=s2)
+    g_all = _gain_samples(key, m, n, L, "linear", (0.8, 1.0, 1.25), full)[0]
+    for j, s2 in enumerate((0.8, 1.0, 1.25)):
+        g = g_all[:, j]
         e = log_of_mean(g)
         pred = L * math.log(s2)
         planted = (L + 1) * math.log(s2) if s2 != 1.0 else math.log(1.2)
@@ -235,12 +239,12 @@ def _q_bias(act, s2, b2, q, n):
     return float(jnp.abs(0.5 * d2 * V / (1 - d1)))
 
 
-@functools.partial(jax.jit, static_argnames=("m", "n", "L", "burn"))
-def _l1_draws(key, s2, b2, *, m, n, L, burn):
-    """Per network: mean h² over layers ≥ burn, and mean per-layer gradient ratio there."""
+def _l1_member(k, s2s, b2s, *, n, L, burn):
+    """One network per (σ_w², σ_b²) setting j (key ``fold_in(k, j)``): mean h² over layers ≥ burn
+    and the mean per-layer gradient ratio there, each ``[S]``."""
 
-    def member(k):
-        kw, kx, kg = jax.random.split(k, 3)
+    def one(j, s2, b2):
+        kw, kx, kg = jax.random.split(jax.random.fold_in(k, j), 3)
         p = init_mlp(kw, [n] * (L + 1), init="gaussian", sigma_w2=s2, sigma_b2=b2, dtype=F32)
         x = jax.random.normal(kx, (n,), F32)
         hs = preactivations(p, x, "tanh")
@@ -248,7 +252,15 @@ def _l1_draws(key, s2, b2, *, m, n, L, burn):
         ratio = jnp.mean(jnp.exp(gf.log_sq_norms[burn - 1:L - 1] - gf.log_sq_norms[burn:L]))
         return jnp.mean(hs[burn:] ** 2), ratio
 
-    return jax.vmap(member)(jax.random.split(key, m))
+    return jax.vmap(one)(jnp.arange(s2s.shape[0]), s2s, b2s)
+
+
+def _l1_ensemble(key, settings, *, m, n, L, burn, full):
+    """Both settings' members through ``vg.ensemble`` (one compilation; memory-bounded chunks at
+    full settings: all 512 members of n = 512, L = 40 in one vmap needed 86 GB)."""
+    s2s, b2s = (jnp.asarray(v, F32) for v in zip(*settings))
+    fn = functools.partial(_l1_member, s2s=s2s, b2s=b2s, n=n, L=L, burn=burn)
+    return member_samples(fn, key, m, full)
 
 
 @claim(id="L1", area="foundation", title="Mean field: q*, χ₁ and the order–chaos boundary",
@@ -259,12 +271,13 @@ def _l1_draws(key, s2, b2, *, m, n, L, burn):
 def l1(key, full):
     n, L, burn, m = (512, 40, 20, 512) if full else (128, 30, 15, 48)
     rows = []
-    for (s2, b2), k in zip(((1.5, 0.05), (2.5, 0.05)), jax.random.split(key)):
+    settings = ((1.5, 0.05), (2.5, 0.05))
+    r = _l1_ensemble(key, settings, m=m, n=n, L=L, burn=burn, full=full)
+    for j, (s2, b2) in enumerate(settings):
         mft = mf.mean_field("tanh", s2, b2)
         q, c1 = float(mft.qstar), float(mft.chi1)
-
-        qs, ratios = _l1_draws(k, jnp.float32(s2), jnp.float32(b2), m=m, n=n, L=L, burn=burn)
-        eq, ec = estimate(np.asarray(qs, np.float64)), estimate(np.asarray(ratios, np.float64))
+        eq = Estimate(r.mean[0][j], r.se[0][j], r.n)  # the ensemble's streamed mean and SE
+        ec = Estimate(r.mean[1][j], r.se[1][j], r.n)
         phase = "ordered" if c1 < 1 else "chaotic"
         rows.append(Comparison(f"q*, tanh σ_w²={s2}, σ_b²={b2} ({phase}), n={n}", q, eq.mean, eq.se, m,
                                1.1 * q, bias=2 * _q_bias("tanh", s2, b2, q, n),
