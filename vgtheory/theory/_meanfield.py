@@ -424,6 +424,7 @@ def critical_sigma_w2(act, sigma_b2, lo: float = 0.1, hi: float = 20.0, iters: i
     return s
 
 
+@functools.lru_cache(maxsize=256)
 def _tangent_point(a: Activation, dt):
     """1/φ'(0)² when φ(0) = 0 (where q* = 0 loses stability at σ_b = 0), else None."""
     try:  # a compiled executable runs outside any trace (a caller's vmap/jit included)
