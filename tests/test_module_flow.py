@@ -311,3 +311,37 @@ def test_shared_module_tap_and_batch_stats(key):
     _check_params(r, grads)
     with pytest.raises(ValueError, match="precision"):
         vg.module_gradient_flow(model, x, variables=v, precision="extreme")
+
+
+def test_second_eager_call_does_not_retrace(key):
+    """Compiled internals are cached per (model, loss): a counter inside the loss counts traces."""
+    traces = []
+
+    def loss(y):
+        traces.append(1)
+        return _half_sq(y)
+
+    model = nn.Sequential([nn.Dense(4), nn.relu, nn.Dense(2)])  # holds a list: cached by identity
+    x = jnp.ones(3)
+    v = model.init(key, x)
+    r1 = vg.module_gradient_flow(model, x, loss, v)
+    n = len(traces)
+    v2 = jax.tree.map(lambda a: 2 * a, v)
+    r2 = vg.module_gradient_flow(model, x, loss, v2)  # new numbers, same shapes
+    assert len(traces) == n and float(r2.loss) != float(r1.loss)
+    np.testing.assert_allclose(float(r2.loss), float(_half_sq(model.apply(v2, x))), rtol=1e-6)
+    m = NnxMLP(nnx.Rngs(0))
+    vg.module_gradient_flow(m, jnp.ones(5, F64), loss)
+    n = len(traces)
+    vg.module_gradient_flow(NnxMLP(nnx.Rngs(1)), jnp.ones(5, F64), loss)  # an equal graph: cached
+    assert len(traces) == n
+    f = lambda w, x: vg.tap(w * x, "h")
+    vg.module_gradient_flow(f, x, loss, jnp.ones(3))
+    n = len(traces)
+    vg.module_gradient_flow(f, x, loss, 3 * jnp.ones(3))
+    assert len(traces) == n
+    g = lambda x: vg.tap(x, "h")  # no variables: traced every call (nothing hidden gets frozen)
+    vg.module_gradient_flow(g, x, loss)
+    n = len(traces)
+    vg.module_gradient_flow(g, x, loss)
+    assert len(traces) > n

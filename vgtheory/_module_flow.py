@@ -23,7 +23,9 @@ iterations. Everything is one forward and one backward pass: jit- and vmap-able,
 """
 from __future__ import annotations
 
+import functools
 import threading
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Callable, Mapping, NamedTuple
@@ -214,40 +216,50 @@ def _path_str(path) -> str:
     return "/".join(parts) or "params"
 
 
-def _runner(model, kind, variables):
-    """``(params, run)``: the differentiated parameters and ``run(params, x) -> output``."""
+def _split(model, kind, variables):
+    """``(static, params, rest)``: the hashable part of the model, the differentiated
+    parameters and the other (traced, not differentiated) state."""
     if kind == "linen":
-        import flax.linen as nn
         if not isinstance(variables, Mapping):
             raise ArgumentTypeError(f"variables: expected the linen module's variables (a dict from "
                                     f"model.init), got {_short(variables)}.")
         rest = {c: v for c, v in variables.items() if c != "params"}
-        mutable = [c for c in rest] or False  # mutable=[] would still return (out, {})
-
-        def run(params, x):
-            with nn.intercept_methods(_linen_interceptor):
-                out = model.apply({**rest, "params": params}, x, mutable=mutable)
-            return out[0] if mutable else out
-        return variables.get("params", {}), run
+        return model, variables.get("params", {}), rest
     if kind == "nnx":
         from flax import nnx
         if variables is not None:
             raise ArgumentTypeError(f"variables: an nnx module carries its own state; expected None, "
                                     f"got {_short(variables)}.")
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        return nnx.split(model, nnx.Param, ...)
+    return model, ({} if variables is None else variables), None
+
+
+def _make_run(kind, static, rest):
+    """``run(params, x) -> output`` with every submodule output recorded."""
+    if kind == "linen":
+        import flax.linen as nn
+        mutable = list(rest) or False  # mutable=[] would still return (out, {})
 
         def run(params, x):
-            m = nnx.merge(graphdef, params, rest)
+            with nn.intercept_methods(_linen_interceptor):
+                out = static.apply({**rest, "params": params}, x, mutable=mutable)
+            return out[0] if mutable else out
+        return run
+    if kind == "nnx":
+        from flax import nnx
+
+        def run(params, x):
+            m = nnx.merge(static, params, rest)
             rec = _active()
             for path, sub in nnx.iter_modules(m):
                 if path and callable(sub):
                     rec.paths[id(sub)] = "/".join(str(p) for p in path)
                     sub.__class__ = _nnx_wrapper(type(sub))
             return m(x)
-        return params, run
-    if variables is None:
-        return {}, lambda params, x: model(x)
-    return variables, lambda params, x: model(params, x)
+        return run
+    if kind == "fn":
+        return lambda params, x: static(x)
+    return lambda params, x: static(params, x)
 
 
 def _named_leaves(tree, kind) -> list:
@@ -304,6 +316,13 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variabl
         ``variables``, a loss that is not a real scalar, complex ``x``.
       ValueError: the model cannot be applied to ``x``; unknown ``precision``.
 
+    Compilation: the flow is jitted and cached per (model, loss, precision) — a linen module
+    or an nnx graph by value, a function by identity — so a second call with the same shapes
+    does not retrace. As with ``jax.jit``, arrays that ``loss`` or a function model read from
+    an enclosing scope are frozen into that compiled trace: pass what changes through ``x``
+    or ``variables``, or a new ``loss`` closure (a function without ``variables`` is traced
+    anew on every call for this reason).
+
     Math: with δ_m = 0 added to z_m, ∂L/∂δ_m = ∂L/∂z_m, so one reverse pass gives all
     activation and parameter gradients. log‖g‖² = 2 log max|g| + log Σ (g/max|g|)²,
     −inf exactly when g = 0.
@@ -337,7 +356,54 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variabl
         raise ValueError("x: expected an array or a pytree of arrays, got an empty pytree.")
     for leaf in leaves:
         check_real_or_int("x", leaf)
-    params, run_model = _runner(model, kind, variables)
+    static, params, rest = _split(model, kind, variables)
+    if kind == "callable":
+        kind = "fn" if variables is None else "fn_params"
+    return _compiled(kind, static, loss, precision)(params, rest, x)
+
+
+_JITTED = jax.jit(lambda kind, static, loss, precision, params, rest, x:
+                  _flow(kind, static, loss, precision, params, rest, x), static_argnums=(0, 1, 2, 3))
+_BY_ID: dict = {}  # id(model) → (weakref to it, {(kind, loss, precision): jitted flow})
+
+
+def _per_model(static) -> dict:
+    """The cache of an unhashable model, kept while the model lives (weakly, by identity)."""
+    entry = _BY_ID.get(id(static))
+    if entry is None or entry[0]() is not static:
+        ref = weakref.ref(static, lambda _, i=id(static): _BY_ID.pop(i, None))
+        entry = _BY_ID[id(static)] = (ref, {})
+    return entry[1]
+
+
+def _compiled(kind, static, loss, precision):
+    """The flow as a compiled function of ``(params, rest, x)``, cached so that a second eager
+    call with the same model, loss and shapes does not retrace: by value when the model (a
+    linen module, an nnx graphdef, a function) and the loss hash, else weakly by the model's
+    identity. Not for a function without ``variables`` (its parameters can only be closed
+    over or global, and a cached trace would freeze them), nor when nothing hashes."""
+    statics = (kind, static, loss, precision)
+    if kind == "fn":
+        return functools.partial(_flow, *statics)
+    try:
+        hash(statics)
+        return functools.partial(_JITTED, *statics)
+    except TypeError:  # e.g. nn.Sequential([...]) holds a list
+        pass
+    try:
+        key = (kind, loss, precision)
+        hash(key)
+        per_model = _per_model(static)
+    except TypeError:  # an unhashable loss, or a model that is not weak-referenceable
+        return functools.partial(_flow, *statics)
+    if key not in per_model:
+        ref = weakref.ref(static)  # the cache must not keep the model alive
+        per_model[key] = jax.jit(lambda params, rest, x: _flow(kind, ref(), loss, precision, params, rest, x))
+    return per_model[key]
+
+
+def _flow(kind, static, loss, precision, params, rest, x) -> ModuleGradientFlow:
+    run_model = _make_run(kind, static, rest)
 
     def run(params, x):
         with jax.default_matmul_precision(precision):
@@ -357,7 +423,7 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variabl
     shapes = rec_shapes["shapes"]
     _check_loss(loss, out_shape)
     perts = OrderedDict((k, tuple(jnp.zeros(s.shape, s.dtype) for s in v)) for k, v in shapes.items())
-    x_float = all(_is_float(a) for a in leaves)
+    x_float = all(_is_float(a) for a in jax.tree_util.tree_leaves(x))
 
     def total(params, perts, x):
         with _recording(_Recorder(perts)):
