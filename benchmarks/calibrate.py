@@ -157,7 +157,8 @@ def claim_verdict(rows: list[dict], error: str | None, k: float) -> str:
 # ----------------------------------------------------------------------------- running
 def _rows(result) -> list[dict]:
     return [dict(label=c.label, prediction=c.prediction, estimate=c.estimate, se=c.se, n=c.n,
-                 planted=c.planted, bias=c.bias, rtol=c.rtol, kind=c.kind, skewness=c.skewness, caveat=c.caveat)
+                 planted=c.planted, bias=c.bias, rtol=c.rtol, kind=c.kind, skewness=c.skewness, caveat=c.caveat,
+                 kurtosis=c.kurtosis)
             for c in result.comparisons]
 
 

@@ -104,6 +104,17 @@ def test_skew_widens_only_the_skewed_side():
     assert plain.verdict(4.0) == "refuted" and plain.tolerance(4.0) == 4.0 * 0.01
 
 
+def test_se_degrees_of_freedom():
+    """ν = 2n/(κ − (n−3)/(n−1)): n − 1 for normal members (κ = 3 up to O(1/n)); below 20 inconclusive."""
+    n = 400
+    normal = Comparison("x", 1.0, 1.0, 0.01, n, 2.0, kurtosis=3.0 * (n - 1) / (n + 1))  # E b₂ for normal data
+    assert normal.se_dof() == pytest.approx(n - 1, rel=0.02)
+    heavy = Comparison("x", 1.0, 0.97, 0.01, n, 2.0, kurtosis=60.0)  # 2·400/59 ≈ 13.6 degrees of freedom
+    assert heavy.se_dof() == pytest.approx(800 / (60 - 397 / 399))
+    assert heavy.verdict(4.0) == "inconclusive" and "degrees of freedom" in heavy.reason(4.0)
+    assert Comparison("x", 1.0, 0.97, 0.01, n, 2.0).se_dof() == math.inf  # no kurtosis stated: old rule
+
+
 def test_from_ensemble_degenerate_members_are_inconclusive(key):
     # Bernoulli(0.01) with 200 members is often all zeros: SE 0 must not make an "exact" refutation
     r = vg.ensemble(lambda k: jnp.zeros(()), key, 50)

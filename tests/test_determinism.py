@@ -137,13 +137,15 @@ _finite = st.floats(-1e3, 1e3, allow_nan=False)
 @given(pred=_finite, est=st.one_of(_finite, st.just(math.nan), st.just(math.inf)), planted=_finite,
        se=st.one_of(st.just(0.0), st.floats(1e-6, 10.0)), bias=st.floats(0.0, 1.0), rtol=st.floats(0.0, 0.1),
        kind=st.sampled_from(["equal", "upper", "lower"]), k=st.floats(1.0, 6.0),
-       skew=st.one_of(st.just(0.0), st.floats(-30.0, 30.0)), n=st.integers(2, 10**5))
-def test_calibrate_rule_matches_registry(pred, est, planted, se, bias, rtol, kind, k, skew, n):
+       skew=st.one_of(st.just(0.0), st.floats(-30.0, 30.0)), n=st.integers(2, 10**5),
+       kurt=st.one_of(st.just(0.0), st.floats(1.0, 1e4)))
+def test_calibrate_rule_matches_registry(pred, est, planted, se, bias, rtol, kind, k, skew, n, kurt):
     cal = _calibrate()
-    c = Comparison("x", pred, est, se, n, planted, bias=bias, rtol=rtol, kind=kind, skewness=skew)
+    c = Comparison("x", pred, est, se, n, planted, bias=bias, rtol=rtol, kind=kind, skewness=skew,
+                   kurtosis=kurt)
     row = json.loads(json.dumps(dict(label="x", prediction=c.prediction, estimate=c.estimate, se=c.se, n=n,
                                      planted=c.planted, bias=c.bias, rtol=c.rtol, kind=kind, skewness=skew,
-                                     caveat="")))  # through JSON, as calibrate.py stores rows
+                                     caveat="", kurtosis=kurt)))  # through JSON, as calibrate.py stores rows
     assert cal.holds(row, k, row["prediction"]) == c.holds(k)
     assert cal.row_verdict(row, k) == c.verdict(k)
 

@@ -30,6 +30,7 @@ from ._stats import bonferroni_k, to_float
 
 Kind = Literal["equal", "upper", "lower"]
 MAX_CLT_SHIFT = 1.0  # largest Cornish–Fisher threshold shift (in SE) a row may need (Comparison.reason)
+MIN_SE_DOF = 20.0  # fewest effective degrees of freedom of a Monte Carlo SE (Comparison.se_dof)
 Verdict = Literal["confirmed", "refuted", "inconclusive"]
 
 
@@ -56,6 +57,10 @@ class Comparison:
         row is inconclusive (:meth:`reason`). Set by :meth:`from_ensemble`.
       caveat: a reason the normal approximation cannot be used at all (non-finite members,
         zero spread over a Monte Carlo ensemble); a row with a caveat is inconclusive.
+      kurtosis: sample kurtosis κ̂ = m₄/m₂² of those members (0: none stated). The SE rests on
+        ν = 2n/(κ̂ − (n−3)/(n−1)) effective degrees of freedom (Satterthwaite: Var(s²)/σ⁴ =
+        2/ν); below ``MIN_SE_DOF`` = 20 (the SE uncertain by more than ±16 % at one sigma) the
+        row is inconclusive (:meth:`reason`). Set by :meth:`from_ensemble`.
     """
 
     label: str
@@ -70,9 +75,10 @@ class Comparison:
     note: str = ""
     skewness: float = 0.0
     caveat: str = ""
+    kurtosis: float = 0.0
 
     def __post_init__(self):
-        for name in ("prediction", "estimate", "se", "planted", "bias", "rtol", "skewness"):
+        for name in ("prediction", "estimate", "se", "planted", "bias", "rtol", "skewness", "kurtosis"):
             object.__setattr__(self, name, to_float(getattr(self, name)))
         object.__setattr__(self, "n", int(self.n))
         if self.kind not in ("equal", "upper", "lower"):
@@ -81,7 +87,7 @@ class Comparison:
             raise ValueError(
                 f"se, bias, rtol: expected non-negative, got {self.se}, {self.bias}, {self.rtol}."
             )
-        for name in ("bias", "rtol", "skewness"):  # NaN or inf would silently decide every verdict
+        for name in ("bias", "rtol", "skewness", "kurtosis"):  # NaN or inf would silently decide every verdict
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name}: expected a finite number, got {getattr(self, name)}.")
 
@@ -126,10 +132,12 @@ class Comparison:
             caveat = (f"all {e.n} members are equal: a Monte Carlo spread of 0 gives no standard error "
                       "(an exact quantity belongs in a Comparison with se=0, n=1)")
         skew = e.skewness if math.isfinite(e.skewness) else 0.0
+        kurt = e.kurtosis if math.isfinite(e.kurtosis) else 0.0
         diag = (f"ensemble tails: skewness {e.skewness:.3g}, kurtosis {e.kurtosis:.3g}, largest 16 of n = {e.n} "
-                f"carry {e.top_share:.1%} of Σ|x|; inconclusive where |skew|·(2k²+1)/(6√n) > {MAX_CLT_SHIFT:g}")
+                f"carry {e.top_share:.1%} of Σ|x|; inconclusive where |skew|·(2k²+1)/(6√n) > {MAX_CLT_SHIFT:g} "
+                f"or the SE has < {MIN_SE_DOF:g} effective degrees of freedom")
         return cls(label, prediction, e.mean, e.se, e.n, planted, bias=bias, rtol=rtol, kind=kind,
-                   note=f"{note}; {diag}" if note else diag, skewness=skew, caveat=caveat)
+                   note=f"{note}; {diag}" if note else diag, skewness=skew, caveat=caveat, kurtosis=kurt)
 
     def clt_shift(self, k: float) -> float:
         """|γ̂|(2k² + 1)/(6√n): the one-term Cornish–Fisher correction, in standard errors, to the
@@ -141,6 +149,15 @@ class Comparison:
             return 0.0
         return abs(self.skewness) * (2.0 * k * k + 1.0) / (6.0 * math.sqrt(self.n))
 
+    def se_dof(self) -> float:
+        """Effective degrees of freedom of the SE, ν = 2n/(κ̂ − (n−3)/(n−1)) (inf when no
+        kurtosis is stated): the large-sample Var(s²) = σ⁴(κ − (n−3)/(n−1))/n matched to a
+        scaled χ²_ν (Satterthwaite 1946), so ν = n − 1 for normal members."""
+        if self.kurtosis <= 0 or self.se == 0 or self.n < 4:
+            return math.inf
+        excess = self.kurtosis - (self.n - 3) / (self.n - 1)
+        return math.inf if excess <= 0 else 2.0 * self.n / excess
+
     def reason(self, k: float) -> str:
         """Why the normal approximation of this row cannot be trusted at threshold k ('' if it can).
 
@@ -151,6 +168,11 @@ class Comparison:
         """
         if self.caveat:
             return self.caveat
+        dof = self.se_dof()
+        if dof < MIN_SE_DOF:
+            return (f"the SE is not resolved: kurtosis {self.kurtosis:.3g} over n = {self.n} leaves it "
+                    f"{dof:.3g} effective degrees of freedom (< {MIN_SE_DOF:g}); the mean is carried by a few "
+                    "members — use more members or compare a log-moment")
         shift = self.clt_shift(k)
         if shift > MAX_CLT_SHIFT:
             return (f"the mean is not normal enough to test: skewness {self.skewness:.3g} over n = {self.n} "
