@@ -16,6 +16,7 @@ from .._claims import Comparison, claim
 from .._stats import estimate, variance_estimate
 from .._spectrum import jjt_moments
 from ..theory import _rmt
+from ._common import member_samples
 
 _HI = jax.lax.Precision.HIGHEST
 _SRC_L4 = ("Marchenko & Pastur (1967); Penson & Życzkowski, PRE 83 (2011) (Fuss–Catalan "
@@ -131,52 +132,51 @@ def l4(key, full: bool):
 
 
 # ----------------------------------------------------------------------------- L5
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _weights(key, n, L, weights, samples):
-    """[samples, L, n, n] Gaussian N(0, 1/n) or Haar-orthogonal layers (scale applied later)."""
-    g = jax.random.normal(key, (samples * L, n, n), jnp.float32)
-    if weights == "gaussian":
-        return (g / math.sqrt(n)).reshape(samples, L, n, n)
-    q, r = jnp.linalg.qr(g)  # Haar: fix the signs of R's diagonal (Mezzadri 2007)
-    q = q * jnp.sign(jnp.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
-    return q.reshape(samples, L, n, n)
+def _haar(key, n, L):
+    """[L, n, n] Haar-orthogonal layers: QR of Gaussian matrices with the signs of R's diagonal
+    fixed (Mezzadri 2007). One LAPACK chain (geqrf → orgqr) per member: no two batched LAPACK
+    calls can be in flight at once (see claims/lyapunov.py, S17)."""
+    q, r = jnp.linalg.qr(jax.random.normal(key, (L, n, n), jnp.float32))
+    return q * jnp.sign(jnp.diagonal(r, axis1=-2, axis2=-1))[:, None, :]
 
 
-@jax.jit
-def _jjt_spread(key, ws, sw, sb, sx, is_tanh):
-    """(m₁, m₂ − m₁²) of JJᵀ per network, layers sw·ws, biases N(0, sb²), input N(0, sx²)."""
+def _jjt_spread_one(key, ws, sw, sb, sx, is_tanh):
+    """(m₁, m₂ − m₁²) of JJᵀ of one network: layers sw·ws [L, n, n], biases N(0, sb²), input N(0, sx²)."""
     from .._activations import activation
 
     tanh = activation("tanh")
-    samples, L, n = ws.shape[:3]
+    L, n = ws.shape[:2]
     kb, kx = jax.random.split(key)
-    bs = sb * jax.random.normal(kb, (samples, L, n), jnp.float32)
-    xs = sx * jax.random.normal(kx, (samples, n), jnp.float32)
+    bs = sb * jax.random.normal(kb, (L, n), jnp.float32)
+    x = sx * jax.random.normal(kx, (n,), jnp.float32)
 
-    def one(ws, bs, x):
-        def layer(carry, wb):
-            x, J = carry
-            w, b = wb
-            w = sw * w
-            h = jnp.matmul(w, x, precision=_HI) + b
-            d = jnp.where(is_tanh, tanh.deriv(h), 1.0)
-            J = d[:, None] * jnp.matmul(w, J, precision=_HI)
-            return (jnp.where(is_tanh, tanh.fn(h), h), J), None
+    def layer(carry, wb):
+        x, J = carry
+        w, b = wb
+        w = sw * w
+        h = jnp.matmul(w, x, precision=_HI) + b
+        d = jnp.where(is_tanh, tanh.deriv(h), 1.0)
+        J = d[:, None] * jnp.matmul(w, J, precision=_HI)
+        return (jnp.where(is_tanh, tanh.fn(h), h), J), None
 
-        (_, J), _ = jax.lax.scan(layer, (x, jnp.eye(n, dtype=jnp.float32)), (ws, bs))
-        mom = jjt_moments(J, 2)
-        return jnp.stack([mom.mean, mom.variance])
-
-    return jax.vmap(one)(ws, bs, xs)
+    (_, J), _ = jax.lax.scan(layer, (x, jnp.eye(n, dtype=jnp.float32)), (ws, bs))
+    mom = jjt_moments(J, 2)
+    return jnp.stack([mom.mean, mom.variance])
 
 
-def _network_moments(key, ws, sigma_w2, sigma_b2, q, is_tanh):
-    """Per-network (m₁, m₂ − m₁²) for unit-scale layers ``ws`` [S, L, n, n] scaled by √σ_w²;
-    the input has E‖x‖²/n = (q − σ_b²)/σ_w², so the first pre-activations have variance q."""
-    f32 = jnp.float32
-    m = _jjt_spread(key, ws, f32(math.sqrt(sigma_w2)), f32(math.sqrt(sigma_b2)),
-                    f32(math.sqrt(max(q - sigma_b2, 0.0) / sigma_w2)), jnp.asarray(is_tanh))
-    return np.asarray(m, np.float64)
+def _l5_member(k, *, n, L, tanh_scales):
+    """One Gaussian (N(0, 1/n)) and one Haar-orthogonal network, each used linearly and with
+    tanh at criticality (the same weights serve both rows, as before): ``[4, 2]`` rows
+    (m₁, m₂ − m₁²) for linear orthogonal, linear Gaussian, tanh Gaussian, tanh orthogonal."""
+    kg, ko, kv = jax.random.split(k, 3)
+    wg = jax.random.normal(kg, (L, n, n), jnp.float32) / math.sqrt(n)
+    wo = _haar(ko, n, L)
+    sw, sb, sx = (jnp.float32(v) for v in tanh_scales)
+    one, zero = jnp.float32(1.0), jnp.float32(0.0)
+    cases = ((wo, one, zero, one, False), (wg, one, zero, one, False), (wg, sw, sb, sx, True),
+             (wo, sw, sb, sx, True))
+    return jnp.stack([_jjt_spread_one(jax.random.fold_in(kv, i), w, a, b, c, jnp.asarray(t))
+                      for i, (w, a, b, c, t) in enumerate(cases)])
 
 
 @claim(id="L5", area="spectra", title="Dynamical isometry: Gaussian vs orthogonal weights",
@@ -188,20 +188,25 @@ def l5(key, full: bool):
     from ..theory._meanfield import critical_sigma_w2, qstar
 
     rows = []
-    ks = jax.random.split(key, 6)
     n, L, S = (256, 32, 256) if full else (128, 8, 24)
-    # the same weight draws serve the linear and the tanh rows (one sample = one network)
-    wg = _weights(ks[0], n, L, "gaussian", S)
-    wo = _weights(ks[1], n, L, "orthogonal", S)
+    sb2 = 0.05
+    sw2 = float(critical_sigma_w2("tanh", sb2))
+    q = float(qstar("tanh", sw2, sb2))
+    # tanh rows: the input has E‖x‖²/n = (q − σ_b²)/σ_w², so the first pre-activations have variance q
+    scales = (math.sqrt(sw2), math.sqrt(sb2), math.sqrt(max(q - sb2, 0.0) / sw2))
+    # members stream through vg.ensemble: at full settings all 256 networks at once held
+    # 2 × 2.1 GB of weights plus the QR workspace (10 GB resident on CPU)
+    fn = functools.partial(_l5_member, n=n, L=L, tanh_scales=scales)
+    ms = np.asarray(member_samples(fn, key, S, full).samples, np.float64)  # [S, 4, 2]
     # linear orthogonal: exact isometry, deterministic up to rounding
-    m = _network_moments(ks[2], wo, 1.0, 0.0, 1.0, False)
+    m = ms[:, 0]
     eps = float(jnp.finfo(jnp.float32).eps)
     rows.append(Comparison(
         f"linear orthogonal, n={n}, L={L}: max spectral variance", 0.0,
         float(np.max(np.abs(m[:, 1]))), 0.0, 1, planted=float(L), bias=50 * L * n * eps,
         note="exact 0; bias = float32 rounding (50·L·n·ε); planted: the Gaussian value L"))
     # linear Gaussian: exact finite-n spread
-    m = _network_moments(ks[3], wg, 1.0, 0.0, 1.0, False)
+    m = ms[:, 1]
     ex = _rmt.gaussian_product_moments(n, L)
     e = estimate(m[:, 1])
     rows.append(Comparison(
@@ -209,15 +214,12 @@ def l5(key, full: bool):
         planted=0.0, bias=0.0,
         note=f"exact finite-n (Wick recursion); n=∞ value L = {L}; planted: orthogonal (0)"))
     # tanh at criticality, Gaussian vs orthogonal
-    sb2 = 0.05
-    sw2 = float(critical_sigma_w2("tanh", sb2))
-    q = float(qstar("tanh", sw2, sb2))
     rel = abs(ex.spread - L) / L  # relative finite-n correction of the linear Gaussian case
-    for i, (w, ws) in enumerate((("gaussian", wg), ("orthogonal", wo))):
+    for i, w in enumerate(("gaussian", "orthogonal")):
         th = _rmt.isometry_moments(L, w, "tanh", sw2, q)
         other = _rmt.isometry_moments(L, "orthogonal" if w == "gaussian" else "gaussian",
                                       "tanh", sw2, q)
-        m = _network_moments(ks[4 + i], ws, sw2, sb2, q, True)
+        m = ms[:, 2 + i]
         e = estimate(m[:, 1])
         rows.append(Comparison(
             f"tanh critical (σ_w²={sw2:.3f}, σ_b²={sb2}), {w}, n={n}, L={L}: spectral variance",
