@@ -246,7 +246,7 @@ def _check_point(act, s2, b2, key, n_checks):
         assert abs(mean - 1.1 * pred) > tol, ("planted ×1.1 not rejected", act, s2, b2, mean, pred, tol)
 
 
-FAST = [("tanh", 1.5, 0.1), ("relu", 1.5, 0.1), ("gelu", 1.5, 0.1), ("sigmoid", 4.0, 0.1)]
+FAST = [("tanh", 1.5, 0.1), ("relu", 1.5, 0.1)]  # every built-in on a grid: the @slow variant
 FULL = [(name, s2, b2) for name in vg.ACTIVATIONS for s2 in (0.8, 1.5, 2.5) for b2 in (0.05, 0.3)]
 
 
