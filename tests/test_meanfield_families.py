@@ -131,6 +131,16 @@ def test_closed_forms_vs_scipy():
                                        atol=1e-9)
 
 
+def test_hard_tanh_closed_forms_vs_scipy():
+    # Gauss–Hermite missed E[φ'²] by ~2 % here (φ' jumps at |h| = 1); found by the @slow grid
+    for q in [0.3, 1.0, 3.0]:
+        t = 1 / math.sqrt(q)
+        ref_len = sum(_quad_e(lambda h: min(h * h, 1.0) * (lo <= h / math.sqrt(q) < hi), q)
+                      for lo, hi in [(-math.inf, -t), (-t, t), (t, math.inf)])
+        np.testing.assert_allclose(float(mf.length_map(q, "hard_tanh", 1.0, 0.0)), ref_len, rtol=1e-9)
+        np.testing.assert_allclose(float(mf.kappa("hard_tanh", q)), integrate.quad(GAUSS, -t, t)[0], rtol=1e-12)
+
+
 def _mp_qstar(phi, s2, b2, guess):
     mp.mp.dps = 30
     E = lambda q: mp.quad(lambda z: phi(mp.sqrt(q) * z) ** 2 * mp.exp(-z * z / 2), [-mp.inf, 0, mp.inf]) \

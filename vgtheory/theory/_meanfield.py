@@ -106,6 +106,17 @@ def _pw_gain(a: Activation):
     return 0.5 * (1.0 + a.slope**2)
 
 
+def _hard_tanh_moments(q):
+    """Hard tanh in closed form (Gauss–Hermite fails on the jumps of φ' at |h| = 1): with
+    t = 1/√q, E[φ(√q z)²] = q(erf(t/√2) − 2tϕ(t)) + erfc(t/√2), E[φ'²] = erf(t/√2) and
+    d/dq E[φ²] = erf(t/√2) − 2tϕ(t) (ϕ the standard normal density)."""
+    q = jnp.asarray(q, _float_dtype(q))
+    t = 1.0 / jnp.sqrt(jnp.maximum(q, jnp.finfo(q.dtype).tiny))
+    e = jax.scipy.special.erf(t / math.sqrt(2.0))
+    inner = e - 2.0 * t * jnp.exp(-0.5 * t * t) / math.sqrt(2.0 * math.pi)
+    return q * inner + (1.0 - e), e, inner
+
+
 def length_map(q, act, sigma_w2, sigma_b2):
     """One step of the length map q ↦ σ_w² E[φ(√q z)²] + σ_b² (Poole et al. 2016, eq. 3).
 
@@ -114,6 +125,8 @@ def length_map(q, act, sigma_w2, sigma_b2):
     a = as_activation(act)
     if a.slope is not None:
         return sigma_w2 * jnp.asarray(q, _float_dtype(q)) * _pw_gain(a) + sigma_b2
+    if a.name == "hard_tanh" and a.ident == 0:
+        return sigma_w2 * _hard_tanh_moments(q)[0] + sigma_b2
     return sigma_w2 * gauss_expectation(lambda h: a.fn(h) ** 2, q) + sigma_b2
 
 
@@ -141,6 +154,8 @@ def kappa(act, q):
     a = as_activation(act)
     if a.slope is not None:
         return jnp.full(jnp.shape(q), _pw_gain(a), _float_dtype(q))
+    if a.name == "hard_tanh" and a.ident == 0:
+        return _hard_tanh_moments(q)[1]
     return gauss_expectation(lambda h: a.deriv(h) ** 2, q)
 
 
@@ -212,7 +227,10 @@ def _qstar_chi(a: Activation, sigma_w2, sigma_b2, q0):
     # χ_q = F'(q) = σ_w² d/dq E[φ(√q z)²] = σ_w² E[φ φ'(√q z) z]/√q: no φ'' needed, so kinks
     # (hard tanh, ELU'', ReLU-like callables) contribute correctly
     rq = jnp.sqrt(q_eval)
-    chiq = sw * gauss_expectation(lambda h: a.fn(h) * a.deriv(h) * h, q_eval) / (rq * rq)
+    if a.name == "hard_tanh" and a.ident == 0:
+        chiq = sw * _hard_tanh_moments(q_eval)[2]
+    else:
+        chiq = sw * gauss_expectation(lambda h: a.fn(h) * a.deriv(h) * h, q_eval) / (rq * rq)
     return q, c1, chiq, q_eval, dt
 
 
