@@ -23,19 +23,27 @@ are given as ``precheck`` and run on every call before the compiled program. Und
 caller's ``jit``/``vmap`` (some argument is a tracer) the function runs as written: the
 caller's transformation already compiles it once.
 
-A ``functools.partial`` argument (or a ``jax.tree_util.Partial``) is split like a pytree:
-its function static, its bound arguments traced — so ``hessian_eigh(partial(loss, x=batch),
-...)`` with a new batch every training step compiles once. What still retraces is a *new*
-function object per call (``lambda p: loss(p, batch)`` written inside the loop): define it
-once, or bind the data with ``partial``. As under ``jax.jit``, values a function closes over
-or reads from globals are constants of its compiled program: data that changes between
-calls must come in as arguments (arrays, or the bound arguments of a ``partial``).
+Functions that carry data are split like pytrees, so a training loop compiles once:
+
+* a ``functools.partial`` (or ``jax.tree_util.Partial``): function static, bound arguments
+  traced — ``hessian_eigh(partial(loss, x=batch), ...)``;
+* a plain function whose closure holds JAX arrays: code static, closed-over values traced —
+  ``hessian_eigh(lambda p: loss(p, xb, yb), ...)`` written anew in every step is one
+  program fed each step's ``xb, yb`` (never a stale batch). The same holds for arrays it
+  reads from its module's globals (a notebook loop); every other global it reads is part of
+  the key. A function that needs those arrays concrete (``float(a)``, ``np.asarray(a)``)
+  fails its first trace and is then run as written, keyed by identity.
+
+What still retraces is a new function object that reads no array. What can go stale, as
+under ``jax.jit``: the state of an object a function reads and that is mutated in place
+(``model.scale = 2.0``) — pass such data as arguments.
 """
 from __future__ import annotations
 
 import functools
 import inspect
 import threading
+import types
 import weakref
 from typing import Any, Callable
 
@@ -108,7 +116,10 @@ class _Value:
 
     __slots__ = ("value", "key")
 
-    def __init__(self, value):
+    def __init__(self, value, by_identity: bool = False):
+        if by_identity:  # kept alive while cached; compared by identity
+            self.value, self.key = value, ("id", id(value))
+            return
         leaves, tree = jax.tree_util.tree_flatten(value)
         parts = []
         for leaf in leaves:
@@ -139,6 +150,9 @@ def _static_key(x):
         hash(x)
         return x
     except TypeError:
+        leaves = jax.tree_util.tree_leaves(x)
+        if len(leaves) == 1 and leaves[0] is x:  # an unhashable object that is no pytree (a set)
+            return _Value(x, by_identity=True)
         return _Value(x)
 
 
@@ -164,6 +178,88 @@ def _weak_parts(key):
             yield k.obj.get()
 
 
+class _Shell:
+    """A function's code, globals, defaults and the global names it reads: the static part of
+    a lifted function."""
+
+    __slots__ = ("code", "globals", "name", "defaults", "kwdefaults", "names", "ncells")
+
+    def __init__(self, fn, names):
+        self.code, self.globals, self.name = fn.__code__, fn.__globals__, fn.__name__
+        self.defaults = fn.__defaults__
+        self.kwdefaults = tuple(sorted((fn.__kwdefaults__ or {}).items()))
+        self.names, self.ncells = names, len(fn.__closure__ or ())
+
+    def build(self, children):
+        cells, values = children[:self.ncells], children[self.ncells:]
+        g = self.globals
+        if self.names:  # the global arrays it reads, traced: a private copy of the namespace
+            g = dict(g)
+            g.update(zip(self.names, values))
+        fn = types.FunctionType(self.code, g, self.name, self.defaults,
+                                tuple(types.CellType(c) for c in cells) if self.ncells else None)
+        fn.__kwdefaults__ = dict(self.kwdefaults) or None
+        return fn
+
+    def __hash__(self):
+        return hash((self.code, id(self.globals), self.defaults, self.kwdefaults, self.names))
+
+    def __eq__(self, other):
+        return (isinstance(other, _Shell) and self.code == other.code and self.globals is other.globals
+                and self.defaults == other.defaults and self.kwdefaults == other.kwdefaults
+                and self.names == other.names)
+
+
+class _Lifted:
+    """A plain function that reads JAX arrays from its closure or its module's globals, as a
+    pytree: those values are the children (arrays traced, everything else keyed by value or
+    identity), the code the static part. ``lambda p: loss(p, xb)`` written anew in every step
+    of a loop is then one program, fed each step's ``xb`` — never a stale one."""
+
+    __slots__ = ("fn", "names")
+
+    def __init__(self, fn, names=()):
+        self.fn, self.names = fn, names
+
+
+def _flatten_lifted(l):
+    cells = tuple(c.cell_contents for c in (l.fn.__closure__ or ()))
+    return cells + tuple(l.fn.__globals__[n] for n in l.names), _Shell(l.fn, l.names)
+
+
+jax.tree_util.register_pytree_node(_Lifted, _flatten_lifted, lambda sh, ch: _Lifted(sh.build(ch)))
+
+def _global_names(code, acc=None) -> set:
+    """Names a code object (and the functions and comprehensions defined in it) may read as globals."""
+    acc = set() if acc is None else acc
+    acc.update(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            _global_names(c, acc)
+    return acc
+
+
+def _lift(fn):
+    """``_Lifted(fn)`` when ``fn`` is a plain function reading a concrete JAX array from its
+    closure or globals (with hashable defaults), else None."""
+    if type(fn) is not types.FunctionType:
+        return None
+    try:
+        cells = [c.cell_contents for c in (fn.__closure__ or ())]
+        hash((fn.__defaults__, tuple(sorted((fn.__kwdefaults__ or {}).items()))))
+    except (ValueError, TypeError):  # an empty cell, unhashable defaults
+        return None
+    g = fn.__globals__
+    # every global it may read (modules aside) is part of the key: arrays traced, the rest
+    # by value or identity, so a rebound global never gives a stale program
+    names = tuple(sorted(n for n in _global_names(fn.__code__)
+                         if n in g and not isinstance(g[n], types.ModuleType)))
+    leaves = jax.tree_util.tree_leaves(cells + [g[n] for n in names])
+    if not any(isinstance(x, jax.Array) for x in leaves) or any(isinstance(x, _Tracer) for x in leaves):
+        return None
+    return _Lifted(fn, names)
+
+
 class _Entry:
     """One static signature: its jitted program and the static leaves of its result."""
 
@@ -187,6 +283,7 @@ class CachedFunction:
         self._static, self._traced = frozenset(static), frozenset(traced)
         self._precheck = precheck
         self._traces = 0
+        self._nolift: set = set()  # code objects whose closures must stay concrete
         self._entries: dict[Any, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -216,13 +313,21 @@ class CachedFunction:
         arguments = bound.arguments
         if self._precheck is not None:
             self._precheck(**arguments)
-        dyn, sig = [], []
+        return self._call(arguments, lift=True)
+
+    def _call(self, arguments, lift: bool):
+        dyn, sig, lifted = [], [], []
         for name, value in arguments.items():
             if name in self._static:
                 sig.append((name, None, _static_key(value)))
                 continue
             if type(value) is functools.partial:  # its arguments traced: a new batch, same program
                 value = jax.tree_util.Partial(value.func, *value.args, **value.keywords)
+            elif lift and type(value) is types.FunctionType and value.__code__ not in self._nolift:
+                lifted_value = _lift(value)
+                if lifted_value is not None:
+                    lifted.append(value.__code__)
+                    value = lifted_value
             leaves, tree = jax.tree_util.tree_flatten(value)
             parts = []
             for x in leaves:
@@ -240,9 +345,16 @@ class CachedFunction:
             entry = self._new_entry(key)
         try:
             out = entry.jitted(dyn)
-        except BaseException:
+        except BaseException as e:
             if entry.out_tree is None:  # the trace itself failed (a bad argument): forget it
                 self._entries.pop(key, None)
+            if lifted and entry.out_tree is None and isinstance(e, Exception):
+                # the trace with traced closure/global arrays failed: perhaps the function needs
+                # them concrete (float(a), np.asarray(a)), and checks may have re-worded that
+                # error. Run it as written (keyed by identity); if that works, keep it so.
+                out = self._call(arguments, lift=False)
+                self._nolift.update(lifted)
+                return out
             raise
         it = iter(out)
         leaves_out = [next(it) if s is _DYN else s for s in entry.out_static]
@@ -262,7 +374,8 @@ class CachedFunction:
                     kw[name] = _resolve(parts)
                 else:
                     leaves = [next(it) if isinstance(p, _Dyn) else _resolve(p) for p in parts]
-                    kw[name] = jax.tree_util.tree_unflatten(tree, leaves)
+                    value = jax.tree_util.tree_unflatten(tree, leaves)
+                    kw[name] = value.fn if isinstance(value, _Lifted) else value
             out = fun(**kw)
             out_leaves, entry.out_tree = jax.tree_util.tree_flatten(out)
             entry.out_static = [_DYN if isinstance(x, (jax.Array, _Tracer)) else x for x in out_leaves]
