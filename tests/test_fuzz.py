@@ -512,11 +512,15 @@ REGISTRY: dict[str, Case] = {
         "block not callable": (dict(block=None), "block", "raise"),
         "cotangent zero": (dict(cotangent=jnp.zeros(N, F32)), "cotangent", "raise"),
         "x complex": (dict(x=X.astype(jnp.complex64)), "x", "raise"),
+        "full_output not a bool": (dict(full_output="yes"), "full_output", "raise"),
+        "dead block, full_output": (dict(block=lambda p, x: 0.0 * x, full_output=True), "finite", "raise"),
     }, arrays={"cotangent": Slot(G)}),
     "stack_tangent_flow": Case(_with(vg.stack_tangent_flow, block=BLOCK, params=BPARAMS, x=X, v=G), {
         "v wrong length": (dict(v=jnp.ones(N + 1, F32)), "v", "raise"),
         "block not callable": (dict(block=None), "block", "raise"),
         "v zero": (dict(v=jnp.zeros(N, F32)), "v", "raise"),
+        "full_output not a bool": (dict(full_output=1), "full_output", "raise"),
+        "dead block, full_output": (dict(block=lambda p, x: 0.0 * x, full_output=True), "finite", "raise"),
     }, arrays={"v": Slot(G)}),
     "underflow_step": Case(_with(vg.underflow_step, dtype="float32", mode="numpy"), {
         "unknown dtype": (dict(dtype="float8"), "dtype", "raise"),

@@ -148,3 +148,112 @@ def test_norm_bad_input(key):
         th.width_ratio("tanh", q=-1.0)
     with pytest.raises(ValueError, match="n"):
         th.standardized_expectation(lambda t: t, 2)
+
+
+# ------------------------------------------------------------------ flows: dead layers and rounding floors
+def _relu_stack(dtype, dead=None, n=6, L=5):
+    w = jax.random.normal(jax.random.key(11), (L, n, n), dtype) / math.sqrt(n)
+    b = jnp.full((L, n), 0.1, dtype)  # layers above a dead one see x = 0: keep them alive
+    if dead is not None:
+        b = b.at[dead].set(-100.0)  # every unit of this layer off: an exactly zero Jacobian
+    return MLP(w, b)
+
+
+def _relu_block(p, z):
+    return jax.nn.relu(jnp.matmul(p[0], z, precision="highest") + p[1])
+
+
+def test_stack_gradient_flow_dead_relu_layer_is_minus_inf_not_nan():
+    """Regression (issue 13): a dead ReLU layer gave NaN; now log −inf below it, flagged,
+    exactly as vg.gradient_flow (commit 160ece9) on the same network."""
+    n, L, dead = 6, 5, 2
+    params = _relu_stack(F64, dead, n, L)
+    x = jnp.linspace(-1.0, 1.0, n, dtype=F64)
+    g = jnp.ones(n, F64) / math.sqrt(n)
+    flow = jax.jit(vg.stack_gradient_flow, static_argnums=0, static_argnames="full_output")
+    logs = np.asarray(flow(_relu_block, tuple(params), x, g))
+    assert not np.isnan(logs).any()
+    assert np.isneginf(logs[: dead + 1]).all() and np.isfinite(logs[dead + 1:]).all()
+    ref = np.asarray(vg.gradient_flow(params, x, "relu", g).log_sq_norms)
+    np.testing.assert_array_equal(np.isneginf(ref), np.isneginf(logs))
+    np.testing.assert_allclose(logs[dead + 1:], ref[dead + 1:], rtol=1e-12, atol=1e-12)
+    full = flow(_relu_block, tuple(params), x, g, full_output=True)
+    assert not bool(full.finite)
+    assert np.asarray(full.resolved).tolist() == [False] * (dead + 1) + [True] * (L - dead)
+    np.testing.assert_allclose(np.asarray(full.log_sq_norms), logs, rtol=1e-12, atol=1e-12)  # −inf at the same places
+    # planted: the same network alive is finite, resolved everywhere and matches gradient_flow
+    alive = _relu_stack(F64, None, n, L)
+    full = flow(_relu_block, tuple(alive), x, g, full_output=True)
+    assert bool(full.finite) and np.asarray(full.resolved).all()
+    np.testing.assert_allclose(np.asarray(full.log_sq_norms),
+                               np.asarray(vg.gradient_flow(alive, x, "relu", g).log_sq_norms), rtol=1e-12, atol=1e-12)
+
+
+def test_stack_tangent_flow_dead_relu_layer():
+    n, L, dead = 6, 5, 3
+    params = _relu_stack(F64, dead, n, L)
+    x = jnp.linspace(-1.0, 1.0, n, dtype=F64)
+    full = vg.stack_tangent_flow(_relu_block, tuple(params), x, jnp.ones(n, F64), full_output=True)
+    logs = np.asarray(full.log_sq_norms)
+    assert not np.isnan(logs).any() and np.isneginf(logs[dead + 1:]).all() and np.isfinite(logs[: dead + 1]).all()
+    assert not bool(full.finite) and not np.asarray(full.resolved)[dead + 1:].any()
+
+
+def _null_pair(n, dtype):
+    """Block 1 maps onto u, block 2 removes u: J₂J₁ = 0 exactly, computed as rounding."""
+    u = np.ones(n) / np.sqrt(n)
+    w = np.stack([3.0 * np.outer(u, u), np.eye(n) - np.outer(u, u), 2.0 * np.eye(n)])
+    return jnp.asarray(w, dtype)
+
+
+def _linear(p, z):
+    return jnp.matmul(p, z, precision="highest")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_flows_flag_gains_at_the_rounding_floor(dtype):
+    n = 6
+    w = _null_pair(n, dtype)
+    x = jnp.ones(n, dtype)
+    v = jnp.arange(1.0, n + 1.0, dtype=dtype)
+    tf = jax.jit(vg.stack_tangent_flow, static_argnums=0, static_argnames="full_output")
+    r = tf(_linear, w, x, v, full_output=True)
+    assert np.asarray(r.resolved).tolist() == [True, True, False, False]
+    assert bool(r.finite)  # rounding, not an exact zero: finite, but flagged
+    lf = np.asarray(r.log_floor)
+    assert np.all(np.asarray(r.log_sq_norms)[2:] <= lf[2:])
+    # the bare array is the same flow; its unresolved (rounding) entries differ between programs
+    np.testing.assert_allclose(np.asarray(tf(_linear, w, x, v))[:2], np.asarray(r.log_sq_norms)[:2], rtol=1e-5)
+    # backward: g ← 2g, then (I − uuᵀ)g, then 3uuᵀg = 0 up to rounding (symmetric blocks)
+    gf = jax.jit(vg.stack_gradient_flow, static_argnums=0, static_argnames="full_output")
+    r = gf(_linear, w, x, v, full_output=True)
+    assert np.asarray(r.resolved).tolist() == [False, True, True, True]
+    assert float(r.log_sq_norms[0]) <= float(r.log_floor[0])
+    # planted: a healthy twin (the second block keeps u) is resolved everywhere and exact
+    w2 = w.at[1].set(jnp.eye(n, dtype=dtype))
+    r = tf(_linear, w2, x, v, full_output=True)
+    assert np.asarray(r.resolved).all()
+    vn = np.asarray(v, np.float64) / np.linalg.norm(np.asarray(v, np.float64))
+    want = [0.0, math.log(9 * (vn.sum() / math.sqrt(n)) ** 2)]
+    want += [want[1], want[1] + math.log(4.0)]
+    np.testing.assert_allclose(np.asarray(r.log_sq_norms, np.float64), want, rtol=1e-5 if dtype == jnp.float32 else 1e-12)
+
+
+def test_deep_orthogonal_stack_flows_have_no_false_flags():
+    n, L = 8, 1000
+    q = np.linalg.qr(np.random.default_rng(4).standard_normal((L, n, n)))[0] * 1.01
+    w = jnp.asarray(q, jnp.float32)
+    x = jnp.ones(n, jnp.float32)
+    for fn in (vg.stack_tangent_flow, vg.stack_gradient_flow):
+        r = jax.jit(fn, static_argnums=0, static_argnames="full_output")(_linear, w, x, x, full_output=True)
+        assert bool(r.finite) and np.asarray(r.resolved).all()
+        logs = np.asarray(r.log_sq_norms, np.float64)
+        np.testing.assert_allclose(np.abs(logs[-1] - logs[0]), 2 * L * math.log(1.01), rtol=1e-3)
+
+
+def test_full_output_must_be_a_bool():
+    w = _null_pair(4, F64)
+    with pytest.raises(TypeError, match="full_output"):
+        vg.stack_tangent_flow(_linear, w, jnp.ones(4, F64), jnp.ones(4, F64), full_output="yes")
+    with pytest.raises(TypeError, match="full_output"):
+        vg.stack_gradient_flow(_linear, w, jnp.ones(4, F64), jnp.ones(4, F64), full_output=1)

@@ -124,6 +124,7 @@ from ._residual import resnet_log_gain as resnet_log_gain
 from ._residual import residual_block as residual_block
 from ._residual import stack_gradient_flow as stack_gradient_flow
 from ._residual import stack_tangent_flow as stack_tangent_flow
+from ._residual import StackFlow as StackFlow
 from ._norm import batch_norm as batch_norm
 from ._norm import layer_norm as layer_norm
 from ._norm import norm_mlp_apply as norm_mlp_apply

@@ -79,6 +79,13 @@ def check_callable(name: str, f, what: str = "") -> None:
         raise ArgumentTypeError(f"{name}: expected a callable {what}".rstrip() + f", got {_short(f)}.")
 
 
+def check_bool(name: str, value) -> bool:
+    """``value`` must be a Python/NumPy bool (a static switch, e.g. ``full_output``); returns it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"{name}: expected a bool, got {_short(value)}.")
+    return bool(value)
+
+
 def check_real(name: str, x) -> None:
     """``x`` must hold real floating-point numbers (complex and integer arrays are refused)."""
     dt = _dtype(name, x)
