@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
+from ._cache import cached, value_checks
 from ._checks import check_nonzero
 from ._lyapunov import acc_dtype
 from ._recurrence import flat_recurrence, flat_vector
@@ -37,6 +38,7 @@ class BPTTResult(NamedTuple):
     finite: Bool[Array, ""]
 
 
+@cached(precheck=value_checks(nonzero={"cotangent": "cotangent"}))
 def bptt_gradient_norms(
     step: Callable,
     params,

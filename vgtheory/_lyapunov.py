@@ -56,6 +56,7 @@ import jax.numpy as jnp
 from jax.custom_batching import custom_vmap
 from jaxtyping import Array, Bool, Float, Int
 
+from ._cache import cached
 from ._checks import check_float_dtype, check_int, check_scalar
 from ._recurrence import flat_recurrence
 
@@ -324,6 +325,7 @@ def _tmap(f, xs):
     return None if xs is None else jax.tree_util.tree_map(f, xs)
 
 
+@cached
 def lyapunov_spectrum(
     step: Callable,
     params,
