@@ -544,6 +544,15 @@ REGISTRY: dict[str, Case] = {
         "max_dim too small": (dict(max_dim=1), "max_dim", "raise"),
         "vector loss": (dict(loss_fn=VEC_LOSS), "loss", "raise"),
     }),
+    "diagnose": Case(_with(vg.diagnose, problem=vg.Problem(lambda p, x: jnp.tanh(p * x), X, init=lambda k: jnp.ones(N, F32)),
+                           key=KEY, members=2, hessian_members=1, hessian_k=1, train_steps=0, progress=False), {
+        "problem not a Problem": (dict(problem=(MLP, X)), "problem", "raise"),
+        "plain model without init": (dict(problem=vg.Problem(lambda p, x: x, X)), "init", "raise"),
+        "model not callable": (dict(problem=vg.Problem(3, X, init=lambda k: 1.0)), "model", "raise"),
+        "members 1": (dict(members=1), "members", "raise"),
+        "hessian_k 0": (dict(hessian_k=0), "hessian_k", "raise"),
+        "train_steps negative": (dict(train_steps=-1), "train_steps", "raise"),
+    }),
     "direction_rate": Case(_with(vg.direction_rate, traj=TRAJ, direction=jnp.ones(3, F32)), {
         "direction wrong length": (dict(direction=jnp.ones(4, F32)), "direction", "raise"),
         "traj 1-D": (dict(traj=TRAJ[0]), "traj", "raise"),

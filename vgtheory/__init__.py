@@ -149,6 +149,13 @@ from ._euler import EulerErrors as EulerErrors
 from ._euler import euler_errors as euler_errors
 from ._euler import euler_flow as euler_flow
 
+# --- diagnose: a gradient-health report for the user's own model (issue 15) ---------
+from ._diagnose import diagnose as diagnose
+from ._diagnose import Problem as Problem
+from ._diagnose import Recurrent as Recurrent
+from ._diagnose import MeanFieldHint as MeanFieldHint
+from ._diagnose import Diagnosis as Diagnosis
+
 from . import theory as theory  # noqa: E402
 from . import claims as claims  # noqa: E402  (registers the built-in claims, after every module above)
 

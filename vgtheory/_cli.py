@@ -1,4 +1,4 @@
-"""Command line: ``vgtheory verify | list | figures``."""
+"""Command line: ``vgtheory verify | list | figures | diagnose``."""
 from __future__ import annotations
 
 import argparse
@@ -12,10 +12,10 @@ import time
 from ._claims import claim_key as claim_key  # (its home is _claims; importable here as before)
 
 
-def _setup_jax(cache: bool):
+def _setup_jax(cache: bool, x64: bool = True):
     import jax
 
-    jax.config.update("jax_enable_x64", True)  # float64 references; library dtypes are explicit
+    jax.config.update("jax_enable_x64", x64)  # float64 references; library dtypes are explicit
     if cache:
         d = os.environ.get("VGTHEORY_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "vgtheory", "xla"))
         try:
@@ -240,6 +240,9 @@ def main(argv=None) -> int:
     f.add_argument("--only", nargs="+", metavar="NAME")
     f.add_argument("--no-cache", action="store_true")
     f.set_defaults(fn=cmd_figures)
+    from ._diagnose_cli import add_parser as add_diagnose
+
+    add_diagnose(sub)
     args = p.parse_args(argv)
     if getattr(args, "alpha", 0.5) is not None and not 0 < getattr(args, "alpha", 0.5) < 1:
         p.error(f"--alpha: expected a probability in (0, 1), got {args.alpha}")
