@@ -35,7 +35,7 @@ def main(smoke: bool) -> None:
     for seed in range(seeds):
         ly, bp = run(jax.random.key(seed))
         lag = jnp.arange(steps + 1)[::-1]
-        slope = jnp.polyfit(lag[: steps // 2].astype(jnp.float32), bp.log_norms[: steps // 2], 1)[0]
+        slope = jnp.polyfit(lag[: steps // 2].astype(jnp.float32), bp.log_sq_norms[: steps // 2] / 2, 1)[0]
         print(f"seed {seed}: status {int(ly.status)}, λ₁ = {float(ly.exponents[0]):+.4f} ± {float(ly.se[0]):.4f}, "
               f"λ_2N = {float(ly.exponents[-1]):+.3f} (resolved: {int(ly.resolved.sum())}/{ly.resolved.size}); "
               f"BPTT slope over the first half of T − t: {float(slope):+.4f} per step")

@@ -44,7 +44,7 @@ def _autonomous(key, n, t, draws):
         w = vg.recurrent_matrix(kw, n, gain=g, dtype=jnp.float64)
         h0 = jax.random.normal(kh, (n,), jnp.float64)
         r = vg.bptt_gradient_norms(_tanh_step, w, h0, steps=t)
-        return r.log_norms, jnp.linalg.norm(w, ord=2)
+        return r.log_sq_norms / 2, jnp.linalg.norm(w, ord=2)
 
     run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
     logs, smax = run(jax.random.split(key, draws), jnp.asarray(GAINS))
@@ -61,7 +61,7 @@ def _cells(key, n, t, draws):
         out = [vg.bptt_gradient_norms(vg.rnn_step, rnn, vg.initial_state("rnn", n, jnp.float64), xs, steps=t),
                vg.bptt_gradient_norms(vg.lstm_step, lstm, vg.initial_state("lstm", n, jnp.float64), xs, steps=t),
                vg.bptt_gradient_norms(vg.gru_step, gru, vg.initial_state("gru", n, jnp.float64), xs, steps=t)]
-        return jnp.stack([o.log_norms for o in out])
+        return jnp.stack([o.log_sq_norms / 2 for o in out])
 
     run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
     logs = np.asarray(run(jax.random.split(key, draws), jnp.asarray([0.0, 1.0])))  # [bf, draws, cell, T+1]

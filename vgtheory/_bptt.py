@@ -1,4 +1,4 @@
-"""Backpropagation through time in log domain: log‖∂L/∂h_t‖ against the lag T − t.
+"""Backpropagation through time in log domain: log‖∂L/∂h_t‖² against the lag T − t.
 
 For a loss L(h_T) at the end of a trajectory h_{t+1} = F(h_t, x_t; θ), the gradient obeys
 ∂L/∂h_t = J_{t+1}ᵀ ∂L/∂h_{t+1} with J_{t+1} = ∂h_{t+1}/∂h_t (one VJP of the step). The
@@ -25,17 +25,24 @@ from ._recurrence import flat_recurrence, flat_vector
 
 
 class BPTTResult(NamedTuple):
-    """Gradient norms through time.
+    """Gradient norms through time, in the toolkit's one convention: log of squared norms
+    (as :class:`GradientFlow` and :class:`ModuleGradientFlow`).
 
     Attributes:
-      log_norms: ``[T+1]`` log‖∂L/∂h_t‖ for t = 0..T (natural log).
+      log_sq_norms: ``[T+1]`` log‖∂L/∂h_t‖² for t = 0..T (natural log).
       lag: ``[T+1]`` T − t.
       finite: ``[]`` whether every state and log-norm is finite.
     """
 
-    log_norms: Float[Array, " T1"]
+    log_sq_norms: Float[Array, " T1"]
     lag: Float[Array, " T1"]
     finite: Bool[Array, ""]
+
+    @property
+    def log_norms(self) -> Float[Array, " T1"]:
+        """log‖∂L/∂h_t‖ = ``log_sq_norms / 2`` (the field of vgtheory 0.1, kept for its code;
+        per step it is the rate a Lyapunov exponent is compared with)."""
+        return self.log_sq_norms / 2
 
 
 @cached(precheck=value_checks(nonzero={"cotangent": "cotangent"}))
@@ -49,7 +56,7 @@ def bptt_gradient_norms(
     cotangent: Any = None,
     precision: str = "highest",
 ) -> BPTTResult:
-    """log‖∂L/∂h_t‖, t = 0..T, for L with ∂L/∂h_T = ``cotangent`` (default 1/√N·ones).
+    """log‖∂L/∂h_t‖², t = 0..T, for L with ∂L/∂h_T = ``cotangent`` (default 1/√N·ones).
 
     Args:
       step: ``step(params, h, x) -> h_next`` (x is None when ``inputs`` is None).
@@ -64,8 +71,8 @@ def bptt_gradient_norms(
 
     Returns:
       :class:`BPTTResult` in ``h0``'s dtype (sums accumulated in float64 under x64); the
-      norms are of the whole (flattened) state's gradient, natural log of the norm (not
-      squared).
+      norms are of the whole (flattened) state's gradient, natural log of the squared norm
+      (``.log_norms`` is half of it).
 
     Raises:
       TypeError: ``step`` not callable; ``h0`` or ``cotangent`` not real floating.
@@ -77,8 +84,8 @@ def bptt_gradient_norms(
     Example:
       >>> import jax.numpy as jnp
       >>> r = bptt_gradient_norms(lambda p, h, x: p * h, 0.5, jnp.ones(3), steps=4)
-      >>> [round(float(v), 4) + 0.0 for v in r.log_norms]
-      [-2.7726, -2.0794, -1.3863, -0.6931, 0.0]
+      >>> [round(float(v), 4) + 0.0 for v in r.log_sq_norms]
+      [-5.5452, -4.1589, -2.7726, -1.3863, 0.0]
     """
     rec = flat_recurrence(step, params, h0, inputs, steps)
     n, step, dtype = rec.n, rec.step, rec.h0.dtype
@@ -109,4 +116,4 @@ def bptt_gradient_norms(
     log_norms = jnp.concatenate([ss, s0[None]])
     lag = jnp.arange(steps, -1, -1).astype(dtype)
     finite = jnp.all(jnp.isfinite(log_norms)) & jnp.all(jnp.isfinite(hs))
-    return BPTTResult(log_norms.astype(dtype), lag, finite)
+    return BPTTResult((2 * log_norms).astype(dtype), lag, finite)

@@ -422,7 +422,7 @@ def _recurrent(cell: Recurrent, key, count) -> dict:
         params = cell.init(key)
         ly = lyapunov_spectrum(cell.step, params, cell.h0, cell.inputs, steps=cell.steps)
         br = bptt_gradient_norms(cell.step, params, cell.h0, cell.inputs, steps=cell.steps)
-        return ly.exponents, ly.se, ly.resolved, ly.status, br.log_norms
+        return ly.exponents, ly.se, ly.resolved, ly.status, br.log_sq_norms / 2  # log‖g‖: per step, comparable with λ₁
 
     got = [jax.tree.map(np.asarray, one(jax.random.fold_in(key, 1000 + i))) for i in range(count)]
     lyap, block_se, resolved, status, bptt = (np.stack([g[j] for g in got]) for j in range(5))
