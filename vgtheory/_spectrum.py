@@ -197,8 +197,8 @@ def singular_values(a: Float[Array, "... m n"], *, method: str = "auto",
 
     Example:
       >>> import jax.numpy as jnp
-      >>> singular_values(jnp.diag(jnp.array([3.0, -1.0, 2.0])), method="svd")
-      Array([3., 2., 1.], dtype=float32)
+      >>> singular_values(jnp.diag(jnp.array([3.0, -1.0, 2.0])), method="svd").tolist()
+      [3.0, 2.0, 1.0]
     """
     a = _check_matrix("a", a)
     m = resolve_method(method, a.shape, a.dtype)
