@@ -48,7 +48,7 @@ def workloads(quick: bool):
          lambda h: vg.lyapunov_spectrum(vg.rnn_step, rnn, h, steps=steps), (h0,)),
         ("hessian_eigh", f"tanh MLP {widths}, d={dim}, batch {batch}, top 5",
          lambda p, key: vg.hessian_eigh(loss, p, 5, key), (params, k)),
-        ("hessian_trace", f"same model, Hutch++ 30 HVPs",
+        ("hessian_trace", "same model, Hutch++ 30 HVPs",
          lambda p, key: vg.hessian_trace(loss, p, key, 30), (params, k)),
         ("theory.mean_field", "tanh, σ_w² = 1.5, σ_b² = 0.05",
          lambda sw, sb: vg.theory.mean_field("tanh", sw, sb), (jnp.float32(1.5), jnp.float32(0.05))),

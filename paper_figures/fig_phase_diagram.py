@@ -82,7 +82,7 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     mean, se = _slice_sim(C.key(SEED), pts, n, depth, skip, draws)
     b.plot(fine, chi_line, color=C.COLORS[0], label="χ₁ = σ_w² E[φ'(√q* z)²] (theory)", **C.THEORY)
     b.errorbar(pts, mean, yerr=se, color=C.COLORS[1], marker="o", mfc="none",
-               label=f"per-layer gradient ratio, simulation (± SE)", **C.SIM)
+               label="per-layer gradient ratio, simulation (± SE)", **C.SIM)
     b.axhline(1.0, color="0.4", lw=0.8, ls=":")
     c = float(vg.theory.critical_sigma_w2("tanh", SB2_SLICE))
     b.axvline(c, color="0.4", lw=0.8, ls="--", label=f"critical σ_w² = {c:.3f}")

@@ -48,7 +48,7 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
     every = max(1, depth // 19)
     th = np.asarray([vg.theory.residual_gain(a, int(k)) for k in l], float)
-    ax.plot(l, th, color=C.COLORS[0], label=f"residual α = 1/√L: theory (1 + α²)^l → e", **C.THEORY)
+    ax.plot(l, th, color=C.COLORS[0], label="residual α = 1/√L: theory (1 + α²)^l → e", **C.THEORY)
     C.log_errorbar(ax, l[::every], mean[0, ::every], se[0, ::every], color=C.COLORS[0], marker="o", mfc="none",
                    label="residual α = 1/√L: simulation (± SE)")
     ls = l[: short + 1]

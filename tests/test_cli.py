@@ -3,8 +3,6 @@ import json
 import subprocess
 import sys
 
-import pytest
-
 from vgtheory import _cli
 from vgtheory._claims import Claim, Comparison, _REGISTRY, all_claims
 

@@ -1,5 +1,4 @@
 """Landscape experiments against closed forms (vg.theory) on problems with known answers."""
-from functools import partial
 
 import jax
 import jax.numpy as jnp

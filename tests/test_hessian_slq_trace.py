@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from vgtheory._hvp import hessian_operator
 from vgtheory._landscape import mlp_init, mse_loss, regression_data
 from vgtheory._slq import SpectralMeasure, hessian_slq, slq, slq_density
 from vgtheory._trace import hessian_trace, hutchinson, hutchpp

@@ -1,5 +1,4 @@
 """Underflow, sigmoid losses, Euler error recursion, activation closed forms (issue 6)."""
-import math
 
 import jax
 import jax.numpy as jnp

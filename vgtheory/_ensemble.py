@@ -60,7 +60,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._moments import FORMAT as _FORMAT
 from ._moments import ROWS as _ROWS
-from ._moments import TOP
+from ._moments import TOP as TOP
 from ._moments import Sums as _Sums
 from ._moments import partial_sums as _partial_sums
 

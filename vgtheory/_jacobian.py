@@ -16,7 +16,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from ._checks import ArgumentTypeError, check_callable, check_real
-from ._mlp import MLP, _as_activation, _check_input, dense, preactivations
+from ._mlp import MLP, _as_activation, _check_input, preactivations
 
 PyTree = Any
 

@@ -157,10 +157,11 @@ _BY_ID: dict = {}  # id(model) → (weakref to it, {(kind, loss, precision): jit
 
 def _per_model(static) -> dict:
     """The cache of an unhashable model, kept while the model lives (weakly, by identity)."""
-    entry = _BY_ID.get(id(static))
+    i = id(static)
+    entry = _BY_ID.get(i)
     if entry is None or entry[0]() is not static:
-        ref = weakref.ref(static, lambda _, i=id(static): _BY_ID.pop(i, None))
-        entry = _BY_ID[id(static)] = (ref, {})
+        ref = weakref.ref(static, lambda _, i=i: _BY_ID.pop(i, None))
+        entry = _BY_ID[i] = (ref, {})
     return entry[1]
 
 
