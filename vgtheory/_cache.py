@@ -45,10 +45,12 @@ import inspect
 import threading
 import types
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Generic, ParamSpec, TypeVar, overload
 
 import jax
 import numpy as np
+
+import jax.core
 
 _Tracer = getattr(jax.core, "Tracer", ())
 _DYN = object()  # marks a traced leaf of the result
@@ -266,13 +268,20 @@ class _Entry:
     __slots__ = ("jitted", "out_tree", "out_static", "traces")
 
     def __init__(self):
-        self.jitted, self.out_tree, self.out_static, self.traces = None, None, None, 0
+        self.jitted: Callable | None = None  # set by _new_entry before the entry is used
+        self.out_tree: Any = None  # set by the first trace
+        self.out_static: list | None = None  # set by the first trace
+        self.traces = 0
 
 
-class CachedFunction:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class CachedFunction(Generic[_P, _R]):
     """The callable :func:`cached` returns (``__wrapped__`` is the original function)."""
 
-    def __init__(self, fun: Callable, static: tuple[str, ...], traced: tuple[str, ...],
+    def __init__(self, fun: Callable[_P, _R], static: tuple[str, ...], traced: tuple[str, ...],
                  precheck: Callable | None):
         self.__wrapped__ = fun
         functools.update_wrapper(self, fun)
@@ -304,7 +313,7 @@ class CachedFunction:
         return self if obj is None else functools.partial(self, obj)
 
     # -- the call ------------------------------------------------------------------------
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError:
@@ -343,6 +352,7 @@ class CachedFunction:
         entry = self._entries.get(key)
         if entry is None:
             entry = self._new_entry(key)
+        assert entry.jitted is not None  # _new_entry sets it
         try:
             out = entry.jitted(dyn)
         except BaseException as e:
@@ -356,6 +366,7 @@ class CachedFunction:
                 self._nolift.update(lifted)
                 return out
             raise
+        assert entry.out_static is not None  # set by the trace that just ran
         it = iter(out)
         leaves_out = [next(it) if s is _DYN else s for s in entry.out_static]
         return jax.tree_util.tree_unflatten(entry.out_tree, leaves_out)
@@ -391,6 +402,12 @@ class CachedFunction:
         return entry
 
 
+@overload
+def cached(fun: Callable[_P, _R], *, static: tuple[str, ...] = (), traced: tuple[str, ...] = (),
+           precheck: Callable | None = None) -> CachedFunction[_P, _R]: ...
+@overload
+def cached(fun: None = None, *, static: tuple[str, ...] = (), traced: tuple[str, ...] = (),
+           precheck: Callable | None = None) -> Callable[[Callable[_P, _R]], CachedFunction[_P, _R]]: ...
 def cached(fun: Callable | None = None, *, static: tuple[str, ...] = (), traced: tuple[str, ...] = (),
            precheck: Callable | None = None):
     """Decorator: compile ``fun`` once per static signature (see the module docstring).

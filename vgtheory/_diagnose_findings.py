@@ -175,19 +175,20 @@ def _mean_field(meas) -> list:
 
     p = int(mf.get("phase", -1))
     phase = PHASES[p] if 0 <= p < len(PHASES) else "undetermined"
-    text = f"mean field: q* = {_f(mf['qstar'])}, χ₁ = {_f(mf['chi1'])} ({phase}); predicted per-layer " \
-           f"log rate log χ₁ = {_f(mf['log_chi1'])}"
+    text = f"mean field: q* = {_f(mf['qstar'])}, χ₁ = {_f(mf['chi1'])} ({phase}), depth scales " \
+           f"ξ_q = {_f(mf['xi_q'])}, ξ_c = {_f(mf['xi_c'])} layers; predicted per-layer log rate " \
+           f"log χ₁ = {_f(mf['log_chi1'])}"
     m = mf.get("measured")
     if not m:
         return [_finding("mean field", "no measurement", text + (f"; {mf['note']}" if "note" in mf else ""),
-                         **{k: mf[k] for k in ("qstar", "chi1")})]
+                         **{k: mf[k] for k in ("qstar", "chi1", "xi_q", "xi_c")})]
     dev = abs(m["rate"] - mf["log_chi1"])
     tol = K * m["se"] + m["bias"]
     verdict = "consistent" if dev <= tol else "inconsistent"
     text += (f"; measured {_f(m['rate'])} ± {_f(m['se'], 2)} over {m['layers']} layers: |Δ| = {_f(dev, 2)} "
              f"{'≤' if dev <= tol else '>'} 3·SE + bias {_f(tol, 2)} ({verdict})")
     return [_finding("mean field", verdict, text, predicted=mf["log_chi1"], measured=m["rate"], se=m["se"],
-                     bias=m["bias"], chi1=mf["chi1"], phase=phase)]
+                     bias=m["bias"], chi1=mf["chi1"], xi_q=mf["xi_q"], xi_c=mf["xi_c"], phase=phase)]
 
 
 def findings(meas: dict, config: dict) -> list:
