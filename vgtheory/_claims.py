@@ -20,15 +20,19 @@ import sys
 import time
 import traceback
 import zlib
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ._checks import ArgumentTypeError, check_callable, check_int, check_scalar
 from ._stats import bonferroni_k, to_float
 
 Kind = Literal["equal", "upper", "lower"]
+# A number as Comparison takes it: a Python float or int, a NumPy or JAX scalar / 0-d array.
+# __post_init__ stores every such field as a Python float.
+Scalar = float | np.number | np.ndarray | jax.Array
 MAX_CLT_SHIFT = 1.0  # largest Cornish–Fisher threshold shift (in SE) a row may need (Comparison.reason)
 MIN_SE_DOF = 20.0  # fewest effective degrees of freedom of a Monte Carlo SE (Comparison.se_dof)
 Verdict = Literal["confirmed", "refuted", "inconclusive"]
@@ -76,6 +80,11 @@ class Comparison:
     skewness: float = 0.0
     caveat: str = ""
     kurtosis: float = 0.0
+
+    if TYPE_CHECKING:  # the generated __init__ as type checkers should see it: any real scalar, stored as float
+        def __init__(self, label: str, prediction: Scalar, estimate: Scalar, se: Scalar, n: int | np.integer,
+                     planted: Scalar, bias: Scalar = 0.0, rtol: Scalar = 0.0, kind: Kind = "equal", note: str = "",
+                     skewness: Scalar = 0.0, caveat: str = "", kurtosis: Scalar = 0.0) -> None: ...
 
     def __post_init__(self):
         for name in ("prediction", "estimate", "se", "planted", "bias", "rtol", "skewness", "kurtosis"):
@@ -284,7 +293,8 @@ def origin(c: Claim) -> str:
 def _same_definition(a: Claim, b: Claim) -> bool:
     """True when ``b`` redefines ``a`` in place: the same module and function (a re-run notebook cell)."""
     key = lambda c: (getattr(c.run, "__module__", None), getattr(c.run, "__qualname__", None))
-    return key(a) == key(b) and key(a)[1] is not None and "<lambda>" not in key(a)[1]
+    name = key(a)[1]
+    return key(a) == key(b) and name is not None and "<lambda>" not in name
 
 
 def register(claim: Claim) -> Claim:
@@ -332,8 +342,8 @@ def claim(id: str, *, title: str, statement: str, source: str, expected: bool = 
       >>> vg.run_claim(doc1, vg.claim_key(0, "DOC1"), False).verdict
       'confirmed'
     """
-    fields = dict(id=id, title=title, statement=statement, source=source, expected=expected, area=area,
-                  full_only=full_only)
+    fields: dict[str, Any] = dict(id=id, title=title, statement=statement, source=source, expected=expected,
+                                  area=area, full_only=full_only)
     Claim(run=lambda key, full: [], **fields)  # checks the fields now, not when the decorator is applied
 
     def wrap(run: Callable) -> Claim:
@@ -388,7 +398,7 @@ class ClaimResult:
     """
 
     claim: Claim
-    comparisons: tuple
+    comparisons: Sequence[Comparison]  # stored as a tuple
     seconds: float
     error: str | None = None
     k: float | None = None
@@ -398,6 +408,11 @@ class ClaimResult:
         k = bonferroni_k(0.01, max(1, len(self.comparisons))) if self.k is None else self.k
         check_scalar("k", k, positive=True)
         object.__setattr__(self, "k", float(k))
+
+    @property
+    def _k(self) -> float:
+        assert self.k is not None  # __post_init__ sets the default
+        return self.k
 
     def with_k(self, k: float) -> "ClaimResult":
         """The same result with verdicts at threshold ``k`` (e.g. the family k of a whole run)."""
@@ -423,15 +438,15 @@ class ClaimResult:
 
     @property
     def verdicts(self) -> list[Verdict]:
-        return self.verdicts_at(self.k)
+        return self.verdicts_at(self._k)
 
     @property
     def verdict(self) -> Verdict:
-        return self.verdict_at(self.k)
+        return self.verdict_at(self._k)
 
     @property
     def as_expected(self) -> bool:
-        return self.as_expected_at(self.k)
+        return self.as_expected_at(self._k)
 
     def as_dict(self) -> dict:
         """The claim, its rows and verdicts at ``k`` as plain JSON types (the record of ``--json``)."""
@@ -439,7 +454,7 @@ class ClaimResult:
         return {"id": c.id, "title": c.title, "statement": c.statement, "source": c.source, "area": c.area,
                 "expected": c.expected, "origin": origin(c), "verdict": self.verdict,
                 "as_expected": self.as_expected, "k": self.k, "seconds": self.seconds, "error": self.error,
-                "comparisons": [_row_dict(r, self.k) for r in self.comparisons]}
+                "comparisons": [_row_dict(r, self._k) for r in self.comparisons]}
 
     def __repr__(self) -> str:
         err = f", error={self.error!r}" if self.error else ""
@@ -470,7 +485,7 @@ def _where(e: BaseException, c: Claim) -> str:
 
 def _is_key(key) -> bool:
     dt = getattr(key, "dtype", None)
-    if dt is not None and jax.dtypes.issubdtype(dt, jax.dtypes.prng_key):
+    if dt is not None and jnp.issubdtype(dt, jax.dtypes.prng_key):
         return True
     return dt == np.uint32 and getattr(key, "shape", None) == (2,)  # a legacy raw key
 
