@@ -283,7 +283,7 @@ class CachedFunction(Generic[_P, _R]):
 
     def __init__(self, fun: Callable[_P, _R], static: tuple[str, ...], traced: tuple[str, ...],
                  precheck: Callable | None):
-        self.__wrapped__ = fun
+        self.__wrapped__: Callable[..., _R] = fun
         functools.update_wrapper(self, fun)
         self._sig = inspect.signature(fun)
         for p in self._sig.parameters.values():
@@ -436,7 +436,9 @@ def cached(fun: Callable | None = None, *, static: tuple[str, ...] = (), traced:
       1
     """
     if fun is None:
-        return lambda f: CachedFunction(f, tuple(static), tuple(traced), precheck)
+        def decorate(f: Callable[_P, _R], /) -> CachedFunction[_P, _R]:
+            return CachedFunction(f, tuple(static), tuple(traced), precheck)
+        return decorate
     return CachedFunction(fun, tuple(static), tuple(traced), precheck)
 
 
