@@ -31,7 +31,7 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from ._norm import layer_norm
-from ._checks import check_int, check_nonzero, check_real
+from ._checks import check_float_dtype, check_int, check_nonzero, check_real, check_width
 
 HIGHEST = lax.Precision.HIGHEST
 VARIANTS = ("pure", "skip", "skip_ln", "ln")
@@ -58,6 +58,7 @@ def init_attention(key: jax.Array, dim: int, depth: int, dtype=jnp.float32) -> A
     """
     check_int("dim", dim)
     check_int("depth", depth)
+    dtype = check_float_dtype("dtype", dtype)
     z = jax.random.normal(key, (3, depth, dim, dim), dtype) / math.sqrt(dim)
     return Attention(z[0], z[1], z[2])
 
@@ -67,10 +68,14 @@ def self_attention(wq, wk, wv, x: Float[Array, "T d"]) -> Float[Array, "T d"]:
     check_real("x", x)
     if jnp.ndim(x) != 2:
         raise ValueError(f"x: expected a token matrix [T, d], got shape {jnp.shape(x)}.")
-    d = x.shape[-1]
-    for name, w in (("wq", wq), ("wk", wk), ("wv", wv)):
+    sq = jnp.shape(wq)
+    if len(sq) != 2 or sq[0] != sq[1]:
+        raise ValueError(f"wq: expected a square matrix [d, d], got shape {sq}.")
+    d = sq[0]
+    for name, w in (("wk", wk), ("wv", wv)):
         if jnp.shape(w) != (d, d):
-            raise ValueError(f"{name}: expected shape ({d}, {d}) to match x's width, got {jnp.shape(w)}.")
+            raise ValueError(f"{name}: expected shape ({d}, {d}) as wq, got {jnp.shape(w)}.")
+    check_width("x", x, d, "the size of wq")
     q = jnp.matmul(x, wq, precision=HIGHEST)
     k = jnp.matmul(x, wk, precision=HIGHEST)
     a = jax.nn.softmax(jnp.matmul(q, k.T, precision=HIGHEST) / math.sqrt(d), axis=-1)

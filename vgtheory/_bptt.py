@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ._cache import cached, value_checks
-from ._checks import check_nonzero
+from ._checks import check_nonzero, check_precision
 from ._lyapunov import acc_dtype
 from ._recurrence import flat_recurrence, flat_vector
 
@@ -45,7 +45,7 @@ class BPTTResult(NamedTuple):
         return self.log_sq_norms / 2
 
 
-@cached(precheck=value_checks(nonzero={"cotangent": "cotangent"}))
+@cached(static=("precision",), precheck=value_checks(nonzero={"cotangent": "cotangent"}))
 def bptt_gradient_norms(
     step: Callable,
     params,
@@ -87,6 +87,7 @@ def bptt_gradient_norms(
       >>> [round(float(v), 4) + 0.0 for v in r.log_sq_norms]
       [-5.5452, -4.1589, -2.7726, -1.3863, 0.0]
     """
+    precision = check_precision(precision, scoped=True)
     rec = flat_recurrence(step, params, h0, inputs, steps)
     n, step, dtype = rec.n, rec.step, rec.h0.dtype
     acc = acc_dtype()

@@ -111,6 +111,52 @@ def check_float_dtype(name: str, dtype) -> np.dtype:
     return dt
 
 
+# The names jax.default_matmul_precision and jnp.matmul both take; jnp.matmul also takes
+# "fastest" and "bfloat16_3x" (aliases of DEFAULT and HIGH), the scoped default does not.
+PRECISION_NAMES = ("default", "high", "highest", "bfloat16", "tensorfloat32", "float32")
+_MATMUL_ONLY_NAMES = ("fastest", "bfloat16_3x")
+
+
+def check_precision(precision, *, scoped: bool = False, name: str = "precision"):
+    """A matmul precision as ``jnp.matmul`` takes it; returns it (``scoped``: as a name).
+
+    Accepted: None, a ``jax.lax.Precision``, one of :data:`PRECISION_NAMES` (or
+    ``"fastest"``, ``"bfloat16_3x"``), a ``(lhs, rhs)`` pair of Precisions or of names, a
+    ``jax.lax.DotAlgorithmPreset`` or the name of one, a ``jax.lax.DotAlgorithm``. A wrong
+    kind (a number) raises :class:`ArgumentTypeError`, an unknown name ``ValueError``.
+
+    ``scoped``: the function sets the value as ``jax.default_matmul_precision`` while it
+    traces a user's function, which takes one value by name: None, one of
+    :data:`PRECISION_NAMES` or a preset's name. A Precision or a preset is returned as its
+    name; a pair, a ``DotAlgorithm``, ``"fastest"``, ``"bfloat16_3x"`` and the ``DEFAULT``
+    preset raise ``ValueError``.
+    """
+    P, Preset = jax.lax.Precision, jax.lax.DotAlgorithmPreset
+    names = PRECISION_NAMES + _MATMUL_ONLY_NAMES
+    presets = tuple(Preset.__members__)
+    is_name = lambda p: isinstance(p, str) and p in names
+    pair = isinstance(precision, (tuple, list)) and len(precision) == 2 and (
+        all(isinstance(p, P) for p in precision) or all(is_name(p) for p in precision))
+    ok = (precision is None or isinstance(precision, (P, Preset, jax.lax.DotAlgorithm)) or is_name(precision)
+          or (isinstance(precision, str) and precision in presets) or pair)
+    if not ok:
+        want = (f"None, a jax.lax.Precision, one of {names}, a (lhs, rhs) pair of those, a "
+                f"jax.lax.DotAlgorithmPreset (or its name, e.g. 'F32_F32_F32') or a jax.lax.DotAlgorithm")
+        err = ValueError if isinstance(precision, (str, tuple, list)) else ArgumentTypeError
+        raise err(f"{name}: expected {want}, got {_short(precision)}.")
+    if not scoped:
+        return precision
+    scoped_value = (precision.name.lower() if isinstance(precision, P)
+                    else precision.name if isinstance(precision, Preset) else precision)
+    if scoped_value is None or scoped_value in PRECISION_NAMES or (
+            isinstance(scoped_value, str) and scoped_value in presets and scoped_value != "DEFAULT"):
+        return scoped_value
+    raise ValueError(f"{name}: this function sets it as jax.default_matmul_precision while tracing, "
+                     f"which takes None, one of {PRECISION_NAMES}, a jax.lax.Precision or a "
+                     f"jax.lax.DotAlgorithmPreset other than DEFAULT (not a pair, a DotAlgorithm, "
+                     f"'fastest' or 'bfloat16_3x'), got {_short(precision)}.")
+
+
 def float_dtype(*xs):
     """Common dtype of real arrays (after :func:`check_real_or_int`): a floating dtype stays
     (float32 in → float32 out), integers are promoted to the default float."""

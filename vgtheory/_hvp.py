@@ -25,7 +25,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from ._cache import cached
-from ._checks import check_callable, check_real, check_real_or_int
+from ._checks import check_callable, check_int, check_real, check_real_or_int
 
 PyTree = Any
 
@@ -221,10 +221,11 @@ def dense_hessian(
     Raises:
       ValueError: if the (selected) dimension exceeds ``max_dim``.
     """
+    check_int("max_dim", max_dim)
     op = hessian_operator(loss_fn, params, mask)
     if op.dim > max_dim:
         raise ValueError(
-            f"params: dense Hessian of dimension {op.dim} exceeds max_dim={max_dim}; use "
+            f"params, max_dim: dense Hessian of dimension {op.dim} exceeds max_dim={max_dim}; use "
             "hessian_operator with lanczos/slq instead, or raise max_dim."
         )
     h = jax.vmap(op.matvec)(jnp.eye(op.dim, dtype=op.dtype))

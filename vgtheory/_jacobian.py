@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
-from ._checks import ArgumentTypeError, check_callable, check_real
+from ._checks import ArgumentTypeError, check_callable, check_precision, check_real
 from ._mlp import MLP, _as_activation, _check_input, preactivations
 
 PyTree = Any
@@ -73,6 +73,7 @@ def input_jacobian(f: Callable, x: PyTree, mode: str = "rev", precision: str = "
     """
     if mode not in ("rev", "fwd"):
         raise ValueError(f"mode: expected 'rev' or 'fwd', got {mode!r}.")
+    precision = check_precision(precision, scoped=True)
     _check_map(f, x)
     jac = jax.jacrev if mode == "rev" else jax.jacfwd
     with jax.default_matmul_precision(precision):
@@ -113,6 +114,7 @@ def jacobian_operator(f: Callable, x: PyTree, precision: str = "highest") -> Jac
     flattened (``jax.flatten_util.ravel_pytree``) vectors, and vectors of another dtype are
     cast to that of the flat input/output.
     """
+    precision = check_precision(precision, scoped=True)
     _check_map(f, x)
     flat_x, unravel_x = ravel_pytree(x)
     with jax.default_matmul_precision(precision):
@@ -144,6 +146,7 @@ def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: str = "
       ``[L, n, n]`` (stacked params) or a list of ``[n_l, n_{l−1}]``.
     """
     act = _as_activation(act)
+    check_precision(precision)
     _check_vector(params, x)
     hs = preactivations(params, x, act, precision)
     if params.stacked:
@@ -173,6 +176,7 @@ def chain_product(mats: Float[Array, "L n n"], precision="highest", order: str =
         raise ValueError(f"mats: expected a stack of square matrices [L, n, n] with L ≥ 1, "
                          f"got shape {jnp.shape(mats)}.")
     check_real("mats", mats)
+    check_precision(precision)
     if order == "sequential":
         return jax.lax.scan(lambda J, M: (jnp.matmul(M, J, precision=precision), None),
                             mats[0], mats[1:])[0]
@@ -192,6 +196,7 @@ def mlp_jacobian(params: MLP, x: Float[Array, " n0"], act, precision="highest",
     ``order``).
     """
     act = _as_activation(act)
+    check_precision(precision)
     js = layer_jacobians(params, x, act, precision)
     if params.stacked:
         return chain_product(js, precision, order)
@@ -254,6 +259,7 @@ def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Arr
       (True, True)
     """
     act = _as_activation(act)
+    check_precision(precision)
     _check_vector(params, x)
     L_out = params.weights.shape[1] if params.stacked else params.weights[-1].shape[0]
     if jnp.shape(cotangent) != (L_out,):

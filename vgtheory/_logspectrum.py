@@ -46,6 +46,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from ._checks import check_precision
+
 _HI = jax.lax.Precision.HIGHEST
 
 
@@ -341,11 +343,11 @@ def _finish(state, max_sweeps):
     return LogSpectrum(log_sv, qr_sums, finite, conv, k, resolved, floor)
 
 
-def _check_factor_shape(name, shape):
+def _check_factor_shape(name, shape, what="square factors"):
     if len(shape) != 2 or shape[0] != shape[1]:
-        raise ValueError(f"{name}: expected square factors of shape [n, n], got {tuple(shape)}.")
+        raise ValueError(f"{name}: expected {what} of shape [n, n], got {tuple(shape)}.")
     if shape[0] < 1:
-        raise ValueError(f"{name}: expected n ≥ 1, got shape {tuple(shape)}.")
+        raise ValueError(f"{name}: expected {what} with n ≥ 1, got shape {tuple(shape)}.")
 
 
 def log_singular_values(factors: Float[Array, "L n n"], *, precision: str | None = "highest",
@@ -383,6 +385,7 @@ def log_singular_values(factors: Float[Array, "L n n"], *, precision: str | None
     _check_factor_shape("factors", factors.shape[1:])
     if not jnp.issubdtype(factors.dtype, jnp.floating):
         raise TypeError(f"factors: expected a floating dtype, got {factors.dtype}.")
+    check_precision(precision)
     n = factors.shape[1]
 
     def body(state, m):
@@ -417,9 +420,10 @@ def log_singular_values_scan(step: Callable, init, xs=None, length: int | None =
     """
     if xs is None and (length is None or length < 1):
         raise ValueError(f"length: expected a positive number of steps, got {length!r}.")
+    check_precision(precision)
     x0 = None if xs is None else jax.tree_util.tree_map(lambda a: a[0], xs)
     _, m_shape = jax.eval_shape(step, init, x0)
-    _check_factor_shape("step(...)[1]", m_shape.shape)
+    _check_factor_shape("step", m_shape.shape, "a square factor step(carry, x)[1]")
     if not jnp.issubdtype(m_shape.dtype, jnp.floating):
         raise TypeError(f"step: expected floating factors, got {m_shape.dtype}.")
     n = m_shape.shape[0]

@@ -35,7 +35,8 @@ def _check(z, y):
     except ValueError:
         out = None
     if out != z.shape:  # the result has z's shape: y broadcasts to it, not the other way
-        raise ValueError(f"y: shape {y.shape} does not broadcast to the shape {z.shape} of z.")
+        raise ValueError(f"y, z: expected y's shape to broadcast to z's {z.shape} (the result's), "
+                         f"got y of shape {y.shape}.")
     v = concrete(y)  # concrete targets must be probabilities; traced ones (jit/vmap) pass
     if v is None:
         return z, y

@@ -57,7 +57,7 @@ from jax.custom_batching import custom_vmap
 from jaxtyping import Array, Bool, Float, Int
 
 from ._cache import cached
-from ._checks import check_float_dtype, check_int, check_scalar
+from ._checks import check_float_dtype, check_int, check_precision, check_scalar
 from ._recurrence import flat_recurrence
 
 _HI = jax.lax.Precision.HIGHEST
@@ -325,7 +325,7 @@ def _tmap(f, xs):
     return None if xs is None else jax.tree_util.tree_map(f, xs)
 
 
-@cached
+@cached(static=("precision",))
 def lyapunov_spectrum(
     step: Callable,
     params,
@@ -390,6 +390,7 @@ def lyapunov_spectrum(
       >>> [round(float(v), 4) for v in r.exponents], r.resolved.tolist()
       ([0.6931, -0.6931], [True, True])
     """
+    precision = check_precision(precision, scoped=True)
     rec = flat_recurrence(step, params, h0, inputs, steps)
     n, fstep = rec.n, rec.step
     k = n if k is None else k

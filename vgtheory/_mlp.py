@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from ._activations import Activation, as_activation
-from ._checks import check_scalar
+from ._checks import check_float_dtype, check_precision, check_scalar
 
 INITS = ("gaussian", "xavier", "he", "orthogonal", "identity")
 
@@ -108,6 +108,7 @@ def init_mlp(
     check_scalar("sigma_w2", sigma_w2, nonneg=True)
     check_scalar("sigma_b2", sigma_b2, nonneg=True)
     check_scalar("eps", eps, nonneg=True)
+    dtype = check_float_dtype("dtype", dtype)
     if init == "identity" and len(set(widths)) != 1:
         raise ValueError(f"widths: the identity init needs equal widths, got {list(widths)!r}.")
     L = len(widths) - 1
@@ -140,6 +141,7 @@ def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision="highe
       ``[L, ..., n]`` (stacked) or a list of ``[..., n_l]``.
     """
     act = _as_activation(act)
+    check_precision(precision)
     _check_input(params, x)
     if params.stacked:
         def step(xp, wb):
@@ -166,6 +168,7 @@ def mlp_apply(params: MLP, x: Float[Array, "... n0"], act, precision="highest") 
       precision: matmul precision (default ``"highest"``: true float32 on GPUs, not TF32).
     """
     act = _as_activation(act)
+    check_precision(precision)
     _check_input(params, x)
     if params.stacked:
         def step(xp, wb):

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._checks import ArgumentTypeError, _short, check_callable, check_real_or_int
+from ._checks import ArgumentTypeError, _short, check_callable, check_precision, check_real_or_int
 from ._intercept import _Recorder, _is_float, _kind, _make_run, _named_leaves, _recording, _split
 from ._intercept import tap as tap
 
@@ -128,12 +128,7 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variabl
       True
     """
     kind = _kind(model)
-    try:
-        with jax.default_matmul_precision(precision):
-            pass
-    except ValueError:
-        raise ValueError(f"precision: expected a name jax.default_matmul_precision takes, e.g. 'highest', "
-                         f"got {_short(precision)}.") from None
+    precision = check_precision(precision, scoped=True)
     if kind == "linen" and variables is None:
         raise ArgumentTypeError("variables: expected the linen module's variables (from model.init), got None.")
     if loss is None:

@@ -154,8 +154,9 @@ def norm_mlp_gradient_flow(params: MLP, x: Float[Array, "B n"], act, cotangent: 
     π/(π − 1) (``vg.theory.bn_gradient_rate``; Yang et al. 2019).
     """
     _check(params, x, norm)
+    check_scalar("eps", eps, nonneg=True)
     check_real("cotangent", cotangent)
     if jnp.shape(cotangent) != jnp.shape(x):
-        raise ValueError(f"cotangent: expected shape {jnp.shape(x)}, got {jnp.shape(cotangent)}.")
+        raise ValueError(f"cotangent, x: expected cotangent of x's shape {jnp.shape(x)}, got {jnp.shape(cotangent)}.")
     act = as_activation(act)
     return stack_gradient_flow(_layer(norm, act, eps), (params.weights, params.biases), x, cotangent)

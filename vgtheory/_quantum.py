@@ -23,7 +23,7 @@ from jax import lax
 from jaxtyping import Array, Float
 
 from ._cache import cached
-from ._checks import check_int, check_real_or_int
+from ._checks import check_float_dtype, check_int, check_real_or_int
 
 MAX_QUBITS = 12
 HIGHEST = lax.Precision.HIGHEST
@@ -216,6 +216,7 @@ def random_circuit_gradients(key: jax.Array, n_qubits: int, depth: int, samples:
     check_int("n_qubits", n_qubits, 1, MAX_QUBITS)
     check_int("depth", depth)
     check_int("samples", samples)
+    dtype = check_float_dtype("dtype", dtype)
     index = (depth // 2, 0, 0) if index is None else tuple(index)
     if len(index) != 3 or not (0 <= index[0] < depth and 0 <= index[1] < n_qubits and index[2] in (0, 1)):
         raise ValueError(f"index: expected (layer < {depth}, qubit < {n_qubits}, gate ∈ {{0,1}}), got {index!r}.")
