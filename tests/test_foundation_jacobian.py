@@ -183,7 +183,7 @@ def test_input_jacobian_of_a_linen_cnn_on_an_image(key):
 
 
 def test_input_jacobian_of_pytrees_matches_jacrev(key):
-    f = lambda p: {"s": jnp.sum(jnp.sin(p["a"]) * p["b"][:, 0]), "v": jnp.tanh(jnp.matmul(p["a"], p["b"], precision="highest"))}
+    f = lambda p: {"s": jnp.sum(jnp.sin(p["a"]) * p["b"][None, :, 0]), "v": jnp.tanh(jnp.matmul(p["a"], p["b"], precision="highest"))}
     p = {"a": jax.random.normal(key, (3, 2), jnp.float64), "b": jnp.ones((2, 4), jnp.float64)}
     J = vg.input_jacobian(f, p)
     ref = jax.jacrev(f)(p)

@@ -37,7 +37,7 @@ def plain_qr_loop(step, p, h0, xs, steps):
         j = jax.jacfwd(f)(h, x)
         q, r = jnp.linalg.qr(jnp.matmul(j, q, precision="highest"))
         d = jnp.diagonal(r)
-        return (f(h, x), q * jnp.where(d < 0, -1.0, 1.0).astype(q.dtype), s + jnp.log(jnp.abs(d))), None
+        return (f(h, x), q * jnp.where(d < 0, -1.0, 1.0).astype(q.dtype)[None, :], s + jnp.log(jnp.abs(d))), None
 
     c0 = (hf, jnp.eye(n, dtype=hf.dtype), jnp.zeros(n, hf.dtype))
     (_, _, s), _ = jax.jit(lambda c, x: jax.lax.scan(body, c, x, length=steps))(c0, xs)

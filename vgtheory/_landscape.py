@@ -61,9 +61,14 @@ def mlp_init(key: Array, widths: tuple[int, ...], dtype=None) -> list[tuple[Arra
 def mlp_forward(params: list, x: Float[Array, "n d"]) -> Float[Array, "n o"]:
     """``tanh`` hidden layers, linear last layer."""
     for w, b in params[:-1]:
-        x = jnp.tanh(jnp.matmul(x, w, precision=_HI) + b)
+        x = jnp.tanh(_affine(x, w, b))
     w, b = params[-1]
-    return jnp.matmul(x, w, precision=_HI) + b
+    return _affine(x, w, b)
+
+
+def _affine(x, w, b):
+    h = jnp.matmul(x, w, precision=_HI)
+    return h + jnp.broadcast_to(b, h.shape)   # bias [o] onto [n, o] (or [o] for one input)
 
 
 def mse_loss(params: list, x: Float[Array, "n d"], y: Float[Array, "n o"]) -> Float[Array, ""]:

@@ -229,7 +229,7 @@ def _cholesky_qr(y, acc):
 def _householder_qr(y, acc):
     q, r = jnp.linalg.qr(y)
     d = jnp.diagonal(r)
-    q = q * jnp.where(d < 0, -1.0, 1.0).astype(y.dtype)  # sign fix: diag R > 0
+    q = q * jnp.where(d < 0, -1.0, 1.0).astype(y.dtype)[..., None, :]  # sign fix: diag R > 0 (columns)
     logd = jnp.log(jnp.abs(d)).astype(acc)
     return q, logd, jnp.log(jnp.linalg.norm(y, axis=0)).astype(acc) - logd
 
@@ -290,7 +290,7 @@ def _chunk(step, params, method, chol_budget, acc, log_neps, length, carry, xs):
         nrm = jnp.linalg.norm(y, axis=0)
         jl = jl + jnp.log(jnp.max(nrm)).astype(acc)
         if length > 1:  # unit columns between factorisations (exact, see module doc)
-            y = y / jnp.where(nrm > 0, nrm, 1.0)
+            y = y / jnp.where(nrm > 0, nrm, 1.0)[None, :]
             ls = ls + jnp.log(nrm).astype(acc)
         return (h, y, ls, jl), None
 

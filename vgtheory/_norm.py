@@ -45,8 +45,8 @@ def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike =
     if jnp.ndim(h) != 2 or jnp.shape(h)[0] < 2:
         raise ValueError(f"h: expected a batch [B, n] with B ≥ 2, got shape {jnp.shape(h)}.")
     check_scalar("eps", eps, nonneg=True)
-    mu = jnp.mean(h, axis=0)
-    var = jnp.mean(jnp.square(h - mu), axis=0)
+    mu = jnp.mean(h, axis=0, keepdims=True)
+    var = jnp.mean(jnp.square(h - mu), axis=0, keepdims=True)
     return gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta
 
 

@@ -70,8 +70,10 @@ def gauss_expectation(f: Callable, q, n: int = _N_QUAD):
     x, w = _nodes(n)
     q = jnp.asarray(q, dtype=_float_dtype(q))
     dt = q.dtype
-    z = jnp.sqrt(q)[..., None] * jnp.asarray(x, dt)
-    return jnp.sum(jnp.asarray(w, dt) * f(z), axis=-1)
+    nodes = jnp.expand_dims(jnp.asarray(x, dt), tuple(range(q.ndim)))   # [1, ..., 1, n]
+    weights = jnp.expand_dims(jnp.asarray(w, dt), tuple(range(q.ndim)))
+    z = jnp.sqrt(q)[..., None] * nodes
+    return jnp.sum(weights * f(z), axis=-1)
 
 
 def _bivariate(f: Callable, q, c, n: int = 48):
