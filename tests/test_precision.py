@@ -129,33 +129,9 @@ def test_scanner_finds_what_it_should(tmp_path):
     assert len(exempted) == 1 and ":12:" in exempted[0]
 
 
-# Offenders found by the scan on 2026-11-27 (file: code, line numbers drift). They belong to
-# other modules' owners; each runs a matmul at the ambient precision, i.e. TF32 on a GPU
-# when the operands are float32 (jnp.vdot lowers to dot_general like any matmul).
-KNOWN_OFFENDERS: set[tuple[str, str]] = set()  # all fixed: every library matmul states its precision
-
-
-def _key(entry: str) -> tuple[str, str]:
-    file, _, rest = entry.split(":", 2)
-    return file, rest.split(": ", 1)[1]
-
-
-def test_no_new_matmul_without_explicit_precision():
-    """Passes while the only offenders are the known ones; any new one fails at once."""
-    offenders, _ = scan_library()
-    new = [o for o in offenders if _key(o) not in KNOWN_OFFENDERS]
-    assert not new, "new matmuls without explicit precision (TF32 on GPUs):\n" + "\n".join(new)
-
-
-def test_known_offenders_are_still_there():
-    """A fixed offender must leave KNOWN_OFFENDERS (keeps the list honest)."""
-    offenders, _ = scan_library()
-    present = {_key(o) for o in offenders}
-    stale = sorted(KNOWN_OFFENDERS - present)
-    assert not stale, f"fixed, remove from KNOWN_OFFENDERS in tests/test_precision.py: {stale}"
-
-
 def test_no_matmul_without_explicit_precision():
+    """Every library matmul states its precision (jnp.vdot lowers to dot_general like any
+    matmul); one at the ambient precision runs in TF32 on a GPU for float32 operands."""
     offenders, _ = scan_library()
     assert not offenders, "matmuls without explicit precision (TF32 on GPUs):\n" + "\n".join(offenders)
 
@@ -234,10 +210,7 @@ def _spectrum_fn():
 def test_singular_values_f32_vs_f64(method):
     sp = _spectrum_fn()
     a64 = jax.random.normal(jax.random.key(6), (12, 12), jnp.float64) / np.sqrt(12)
-    try:
-        s32 = sp.singular_values(a64.astype(jnp.float32), method=method)
-    except ValueError as e:  # a method that refuses float32 says so
-        pytest.skip(str(e))
+    s32 = sp.singular_values(a64.astype(jnp.float32), method=method)
     s64 = jnp.linalg.svd(a64, compute_uv=False)
     assert s32.dtype == jnp.float32
     smax = float(s64[0])
