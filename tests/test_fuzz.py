@@ -9,13 +9,13 @@ entry), a valid call and its invalid variants. A variant passes when the call ei
   saying that something went wrong (value-dependent failures inside jit).
 
 It fails when the call raises anything else (an XLA or NumPy error from deep inside),
-raises without naming the argument, or returns a result with a NaN/inf and no flag, or
+raises without leading with the argument, or returns a result with a NaN/inf and no flag, or
 silently accepts it. Integer arrays (``mode="int"``) may also be accepted when the result
 is finite floating point (an integer has an exact float value). Hypothesis then draws
 random wrong shapes, dtypes and hyper-parameter values for the array and scalar slots of
 the registry (derandomized so that CI is reproducible; set ``derandomize=False`` locally to explore).
 
-"Names the argument" is anchored: by the library's convention a message *starts* with the
+"Leads with the argument" is anchored: by the library's convention a message *starts* with the
 argument's name and a colon (``"members: expected an int ≥ 2, got 1."``), or with a
 comma-separated list of names when two arguments disagree (``"y, z: expected ..."``); the
 variant's argument must be one of those leading names, compared exactly.
@@ -56,7 +56,7 @@ class Case(NamedTuple):
 
     call: ``call(**overrides)`` calls the function with valid defaults replaced by
       ``overrides``.
-    bad: variant label → (overrides, argument name the error must mention, mode); mode
+    bad: variant label → (overrides, argument the error must lead with — alternatives as "a|b" —, mode); mode
       "raise" (error or flag) or "int" (error, flag, or a finite float result).
     arrays: argument name → :class:`Slot` (for hypothesis: wrong shapes and dtypes).
     scalars: argument name → kind ("pos", "nonneg", "int_pos", "prob", "real").
