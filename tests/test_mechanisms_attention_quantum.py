@@ -32,7 +32,7 @@ def test_rank_one_residual_is_best_tokens_equal_fit(key):
     c, *_ = np.linalg.lstsq(np.ones((6, 1)), np.asarray(x), rcond=None)
     want = np.linalg.norm(np.asarray(x) - np.ones((6, 1)) @ c) / np.linalg.norm(np.asarray(x))
     np.testing.assert_allclose(vg.rank_one_residual(x), want, rtol=1e-12)
-    assert float(vg.rank_one_residual(jnp.ones((4, 3)) * jnp.arange(3.0))) == 0.0
+    assert float(vg.rank_one_residual(jnp.ones((4, 3)) * jnp.arange(3.0)[None, :])) == 0.0
 
 
 def test_pure_attention_cubic_exponent_and_skip(key):
@@ -40,7 +40,7 @@ def test_pure_attention_cubic_exponent_and_skip(key):
     p = vg.init_attention(key, d, 1, F64)
     w = (p.wq[0], p.wk[0], p.wv[0])
     xbar, r = jax.random.normal(jax.random.fold_in(key, 1), (2, T, d), F64)
-    r = r - r.mean(0)
+    r = r - r.mean(0, keepdims=True)
     eps = jnp.asarray([1e-2, 1e-3, 1e-4], F64)
     for variant in ("pure", "skip"):
         l0, l1 = [], []

@@ -39,9 +39,9 @@ def _mlp_loss(params, x, y):
     CALLS["loss"] += 1
     h = x
     for w, b in params[:-1]:
-        h = jnp.tanh(jnp.matmul(h, w, precision="highest") + b)
+        h = jnp.tanh(jnp.matmul(h, w, precision="highest") + b[None, :])
     w, b = params[-1]
-    return 0.5 * jnp.mean((jnp.matmul(h, w, precision="highest") + b - y) ** 2)
+    return 0.5 * jnp.mean((jnp.matmul(h, w, precision="highest") + b[None, :] - y) ** 2)
 
 
 _kx, _ky, _kp = jax.random.split(KEY, 3)

@@ -124,7 +124,7 @@ def _jacobi_round(b, pairs):
     t = jnp.where(zeta >= 0, 1.0, -1.0) / (jnp.abs(zeta) + jnp.sqrt(1.0 + zeta * zeta))
     t = jnp.where(nz, t, 0.0)
     c = 1.0 / jnp.sqrt(1.0 + t * t)
-    s = c * t
+    c, s = c[None, :], (c * t)[None, :]   # one rotation per column pair, applied to every row
     b = b.at[:, p].set(c * bp - s * bq).at[:, q].set(s * bp + c * bq)
     return b, off
 
@@ -164,7 +164,7 @@ def _sv_jacobi(a, tol, max_sweeps):
     v = v.astype(w)
     vtv = jnp.einsum("...ki,...kj->...ij", v, v, precision=_HI)
     eye = jnp.eye(v.shape[-1], dtype=w)
-    v = 0.5 * jnp.matmul(v, 3 * eye - vtv, precision=_HI)
+    v = 0.5 * jnp.matmul(v, 3 * jnp.broadcast_to(eye, vtv.shape) - vtv, precision=_HI)
     b = jnp.matmul(a.astype(w), v, precision=_HI)
     tol = 10 * float(jnp.finfo(a.dtype).eps) if tol is None else tol
     flat = b.reshape((-1,) + b.shape[-2:])
