@@ -125,7 +125,7 @@ def _check_elementwise(argname: str, f: Callable, what: str) -> None:
 _WRAPPED: "weakref.WeakKeyDictionary[Callable, Activation]" = weakref.WeakKeyDictionary()
 
 
-def _wrap(fn, deriv, deriv_bound, name, argname) -> Activation:
+def _wrap(fn: Callable, deriv: Callable | None, deriv_bound, name, argname) -> Activation:
     if not callable(fn):
         raise ArgumentTypeError(f"{argname}: expected a callable, got {_short(fn)}.")
     if deriv is not None and not callable(deriv):

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ._cache import cached, value_checks
-from ._checks import check_nonzero, check_precision
+from ._checks import check_nonzero, check_precision, ScopedPrecision
 from ._lyapunov import acc_dtype
 from ._recurrence import flat_recurrence, flat_vector
 
@@ -54,7 +54,7 @@ def bptt_gradient_norms(
     *,
     steps: int,
     cotangent: Any = None,
-    precision: str = "highest",
+    precision: ScopedPrecision = "highest",
 ) -> BPTTResult:
     """log‖∂L/∂h_t‖², t = 0..T, for L with ∂L/∂h_T = ``cotangent`` (default 1/√N·ones).
 

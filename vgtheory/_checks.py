@@ -8,7 +8,7 @@ array) values at trace time; traced values inside a caller's ``jit`` or sweep ar
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Literal, Union, overload
 
 import jax
 import jax.numpy as jnp
@@ -117,6 +117,14 @@ PRECISION_NAMES = ("default", "high", "highest", "bfloat16", "tensorfloat32", "f
 _MATMUL_ONLY_NAMES = ("fastest", "bfloat16_3x")
 
 
+# What a function that sets jax.default_matmul_precision while tracing accepts (check_precision(..., scoped=True)).
+ScopedPrecision = Union[str, None, jax.lax.Precision, jax.lax.DotAlgorithmPreset]
+
+
+@overload
+def check_precision(precision, *, scoped: Literal[True], name: str = "precision") -> str | None: ...
+@overload
+def check_precision(precision, *, scoped: Literal[False] = False, name: str = "precision") -> Any: ...
 def check_precision(precision, *, scoped: bool = False, name: str = "precision"):
     """A matmul precision as ``jnp.matmul`` takes it; returns it (``scoped``: as a name).
 

@@ -469,7 +469,7 @@ class ClaimResult:
         if self.error:
             lines.append(f"  error: {self.error}")
         for r in self.comparisons:
-            lines.append(f"  {r.verdict(self.k):12s} {r.label}: prediction {r.prediction:.6g}, "
+            lines.append(f"  {r.verdict(self._k):12s} {r.label}: prediction {r.prediction:.6g}, "
                          f"estimate {r.estimate:.6g} ± {r.se:.3g} (n = {r.n})")
         return "\n".join(lines)
 

@@ -31,7 +31,7 @@ def environment() -> dict:
     """Versions and device, recorded beside every result."""
     import flax
     import jax
-    import jaxlib
+    import jaxlib.version
     import numpy
     import optax
 
@@ -40,10 +40,10 @@ def environment() -> dict:
     devs = jax.devices()
     return {
         "vgtheory": __version__, "python": platform.python_version(), "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__, "flax": flax.__version__, "optax": optax.__version__,
+        "jaxlib": jaxlib.version.__version__, "flax": flax.__version__, "optax": optax.__version__,
         "numpy": numpy.__version__, "platform": platform.platform(),
         "backend": jax.default_backend(), "devices": [str(d) for d in devs],
-        "device_kind": devs[0].device_kind, "x64": bool(jax.config.jax_enable_x64),
+        "device_kind": devs[0].device_kind, "x64": bool(jax.config.read("jax_enable_x64")),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

@@ -141,6 +141,8 @@ def _kind(problem: Problem) -> str:
     if isinstance(problem.model, nn.Module):
         return "linen"
     if problem.model is None:
+        if problem.init is None:
+            raise ArgumentTypeError("init: with model=None (an nnx model), expected init(key) -> the module, got None.")
         return "nnx"
     if callable(problem.model):
         if problem.init is None:
@@ -166,12 +168,14 @@ def _functional(problem: Problem, kind: str, key):
     if kind == "nnx":
         from flax import nnx
 
+        assert problem.init is not None  # _kind checked it
         module = problem.init(key)
         if not isinstance(module, nnx.Module):
             raise ArgumentTypeError(f"init: with model=None, expected init(key) to return an nnx module, "
                                     f"got {_short(module)}.")
         graphdef, params, rest = nnx.split(module, nnx.Param, ...)
         return module, None, params, lambda p, x: nnx.merge(graphdef, p, rest)(x)
+    assert problem.init is not None  # _kind checked it
     params = problem.init(key)
     return problem.model, params, params, problem.model
 
@@ -220,7 +224,7 @@ def _member_fn(problem: Problem, kind: str, loss: Callable, jac_max: int):
 
 
 def _wide(dtype):
-    return jnp.float64 if jax.config.jax_enable_x64 else dtype
+    return jnp.float64 if jax.config.read("jax_enable_x64") else dtype
 
 
 # ----------------------------------------------------------------------------- statistics helpers
@@ -441,7 +445,7 @@ def _mean_field(hint: MeanFieldHint, modules, act) -> dict:
     from .theory import mean_field
 
     mf = mean_field(hint.activation, hint.sigma_w2, hint.sigma_b2)
-    out = {k: float(v) for k, v in mf._asdict().items()}
+    out: dict[str, Any] = {k: float(v) for k, v in mf._asdict().items()}
     out["log_chi1"] = math.log(out["chi1"]) if out["chi1"] > 0 else -math.inf
     chosen = list(hint.modules) if hint.modules else modules
     missing = [m for m in chosen if m not in modules]

@@ -24,6 +24,8 @@ def load_factory(spec: str):
             raise FactoryError(f"factory: file {where!r} not found.")
         mod_name = "vgtheory_factory_" + os.path.splitext(os.path.basename(where))[0]
         loc = importlib.util.spec_from_file_location(mod_name, where)
+        if loc is None or loc.loader is None:
+            raise FactoryError(f"factory: cannot load {where!r} as a Python module.")
         module = importlib.util.module_from_spec(loc)
         sys.modules[mod_name] = module
         try:
@@ -89,8 +91,8 @@ def cmd_diagnose(args) -> int:
     if members < 2:
         print(f"vgtheory diagnose: --members: expected at least 2, got {members}", file=sys.stderr)
         return 2
-    kw = dict(members=members, hessian_members=1 if args.smoke else 2, train_steps=10 if args.smoke else 40)
-    diag = diagnose(problem, jax.random.key(args.seed), progress=None, **kw)
+    diag = diagnose(problem, jax.random.key(args.seed), progress=None, members=members,
+                    hessian_members=1 if args.smoke else 2, train_steps=10 if args.smoke else 40)
     diag.config.update(seed=args.seed, factory=args.factory, smoke=args.smoke, seconds=round(time.time() - t0, 1))
     paths = diag.save(args.out)
     for f in diag.findings:

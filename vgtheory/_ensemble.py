@@ -50,7 +50,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import jax
 import jax.numpy as jnp
@@ -157,7 +157,7 @@ def ensemble(
     key: jax.Array,
     n: int,
     *,
-    chunk_size: int | None = None,
+    chunk_size: int | Literal["auto"] | None = None,
     progress: bool | None = None,
     keep_samples: bool = False,
     checkpoint: str | os.PathLike | None = None,
@@ -334,13 +334,13 @@ def _shared_resume(path, tag, specs) -> tuple[_Sums, int]:
     if path is not None and os.path.exists(path):
         try:
             sums, first = _load_checkpoint(path, tag)
-            if [tuple(x.shape) for x in sums.s] != shapes:
+            if [tuple(x.shape) for x in sums.leaves] != shapes:
                 raise ValueError(f"checkpoint: {os.fspath(path)!r} holds sums of other shapes than "
                                  "fn's outputs.")
             status = 1
         except Exception as e:  # re-raised below, after the others learnt of it
             status, sums, first, error = 2, _Sums(), 0, e
-    arrays = sums.s if status == 1 else [np.zeros(shape) for shape in shapes]
+    arrays = sums.leaves if status == 1 else [np.zeros(shape) for shape in shapes]
     buf = _pack([np.array([status, sums.n, first], np.int64), *(np.asarray(a, np.float64) for a in arrays)])
     buf = np.asarray(multihost_utils.broadcast_one_to_all(buf))
     header, *arrays = _unpack(buf, [((3,), np.int64)] + [(shape, np.float64) for shape in shapes])
@@ -361,7 +361,7 @@ def _checkpoint_tag(key, n, chunk_size) -> str:
 
 def _save_checkpoint(path, tag, sums: _Sums, chunks_done: int):
     tmp = f"{path}.tmp.npz"
-    arrays = {f"leaf{i}": s for i, s in enumerate(sums.s)}
+    arrays: dict[str, Any] = {f"leaf{i}": s for i, s in enumerate(sums.leaves)}
     np.savez(tmp, tag=tag, format=_FORMAT, n=sums.n, chunks_done=chunks_done, **arrays)
     os.replace(tmp, path)
 

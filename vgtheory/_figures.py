@@ -48,6 +48,8 @@ def discover() -> dict[str, ModuleType]:
         mod = sys.modules.get(modname)
         if mod is None:
             spec = importlib.util.spec_from_file_location(modname, os.path.join(d, fn))
+            if spec is None or spec.loader is None:
+                raise ImportError(f"paper figures: cannot load {os.path.join(d, fn)!r} as a Python module.")
             mod = importlib.util.module_from_spec(spec)
             sys.modules[modname] = mod
             spec.loader.exec_module(mod)

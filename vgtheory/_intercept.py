@@ -158,7 +158,7 @@ def _nnx_wrapper(cls):
         def __call__(self, *args, **kwargs):
             rec = _active()
             path = rec.paths.get(id(self)) if rec is not None else None
-            if path is None:
+            if rec is None or path is None:
                 return orig(self, *args, **kwargs)
             return rec.call(path, orig, self, *args, **kwargs)
 
@@ -213,6 +213,7 @@ def _make_run(kind, static, rest):
         def run(params, x):
             m = nnx.merge(static, params, rest)
             rec = _active()
+            assert rec is not None  # run is only called under the flow's recorder
             for path, sub in nnx.iter_modules(m):
                 if path and callable(sub):
                     rec.paths[id(sub)] = "/".join(str(p) for p in path)

@@ -8,14 +8,14 @@ so depth 10^4 neither underflows nor overflows, even in float32.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
-from ._checks import ArgumentTypeError, check_callable, check_precision, check_real
+from ._checks import ArgumentTypeError, check_callable, check_precision, ScopedPrecision, check_real
 from ._mlp import MLP, _as_activation, _check_input, preactivations
 
 PyTree = Any
@@ -44,7 +44,7 @@ def _check_map(f: Callable, x) -> Any:
     return out
 
 
-def input_jacobian(f: Callable, x: PyTree, mode: str = "rev", precision: str = "highest") -> PyTree:
+def input_jacobian(f: Callable, x: PyTree, mode: str = "rev", precision: ScopedPrecision = "highest") -> PyTree:
     """Dense Jacobian ∂f/∂x of any JAX callable (a Flax ``module.apply`` closure included).
 
     Shaped exactly like ``jax.jacrev(f)(x)``: for an array ``x`` and an array ``y = f(x)``,
@@ -107,7 +107,7 @@ class JacobianOperator(NamedTuple):
         return jax.vmap(self.rmv)(jnp.eye(m, dtype=self.dtype))
 
 
-def jacobian_operator(f: Callable, x: PyTree, precision: str = "highest") -> JacobianOperator:
+def jacobian_operator(f: Callable, x: PyTree, precision: ScopedPrecision = "highest") -> JacobianOperator:
     """Linearises ``f`` at ``x`` once; J v and Jᵀ u then cost one forward/backward pass each.
 
     ``x`` and ``f(x)`` may be arrays of any shape or pytrees; the operator acts on their
@@ -150,7 +150,7 @@ def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: str = "
     _check_vector(params, x)
     hs = preactivations(params, x, act, precision)
     if params.stacked:
-        return act.deriv(hs)[..., :, None] * params.weights
+        return act.deriv(cast(Array, hs))[..., :, None] * params.weights  # stacked: hs is [L, n]
     return [act.deriv(h)[:, None] * w for h, w in zip(hs, params.weights)]
 
 
@@ -199,7 +199,7 @@ def mlp_jacobian(params: MLP, x: Float[Array, " n0"], act, precision="highest",
     check_precision(precision)
     js = layer_jacobians(params, x, act, precision)
     if params.stacked:
-        return chain_product(js, precision, order)
+        return chain_product(cast(Array, js), precision, order)  # stacked: [L, n, n]
     if order not in ("sequential", "tree"):
         raise ValueError(f"order: expected 'sequential' or 'tree', got {order!r}.")
     J = js[0]
@@ -261,7 +261,8 @@ def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Arr
     act = _as_activation(act)
     check_precision(precision)
     _check_vector(params, x)
-    L_out = params.weights.shape[1] if params.stacked else params.weights[-1].shape[0]
+    w = params.weights
+    L_out = w[-1].shape[0] if isinstance(w, (tuple, list)) else w.shape[1]
     if jnp.shape(cotangent) != (L_out,):
         raise ValueError(f"cotangent: expected shape ({L_out},) to match the output, got {jnp.shape(cotangent)}.")
     if jnp.issubdtype(jnp.result_type(cotangent), jnp.complexfloating):

@@ -14,7 +14,7 @@ sweep over η never recompiles) and the iteration a ``lax.scan``:
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, cast
 
 import jax
 import jax.numpy as jnp
@@ -280,4 +280,4 @@ def optimizer_steps(
         return (optax.apply_updates(p, u), s), u
 
     _, us = jax.lax.scan(step, (params0, optimizer.init(params0)), g)
-    return us
+    return cast(Array, us)  # the updates of an array params0 are arrays

@@ -57,7 +57,7 @@ from jax.custom_batching import custom_vmap
 from jaxtyping import Array, Bool, Float, Int
 
 from ._cache import cached
-from ._checks import check_float_dtype, check_int, check_precision, check_scalar
+from ._checks import check_float_dtype, check_int, check_precision, ScopedPrecision, check_scalar
 from ._recurrence import flat_recurrence
 
 _HI = jax.lax.Precision.HIGHEST
@@ -339,7 +339,7 @@ def lyapunov_spectrum(
     blocks: int = 10,
     method: str = "auto",
     frame0: Float[Array, "n k"] | None = None,
-    precision: str = "highest",
+    precision: ScopedPrecision = "highest",
 ) -> LyapunovResult:
     """Top-k (or full) Lyapunov spectrum of h_{t+1} = step(params, h_t, x_t).
 

@@ -39,7 +39,8 @@ class MLP(NamedTuple):
 
     @property
     def depth(self) -> int:
-        return self.weights.shape[0] if self.stacked else len(self.weights)
+        w = self.weights
+        return len(w) if isinstance(w, (tuple, list)) else w.shape[0]
 
 
 def _check_widths(widths):
@@ -181,7 +182,8 @@ def mlp_apply(params: MLP, x: Float[Array, "... n0"], act, precision="highest") 
 
 
 def input_width(params: MLP) -> int:
-    return params.weights.shape[-1] if params.stacked else params.weights[0].shape[1]
+    w = params.weights
+    return w[0].shape[1] if isinstance(w, (tuple, list)) else w.shape[-1]
 
 
 def _check_input(params, x):

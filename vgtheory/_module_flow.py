@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._checks import ArgumentTypeError, _short, check_callable, check_precision, check_real_or_int
+from ._checks import ArgumentTypeError, _short, check_callable, check_precision, ScopedPrecision, check_real_or_int
 from ._intercept import _Recorder, _is_float, _kind, _make_run, _named_leaves, _recording, _split
 from ._intercept import tap as tap
 
@@ -80,7 +80,7 @@ def _half_sq(y):
 
 # ----------------------------------------------------------------------------- public
 def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variables: PyTree = None,
-                         *, precision: str = "highest") -> ModuleGradientFlow:
+                         *, precision: ScopedPrecision = "highest") -> ModuleGradientFlow:
     """log‖∂L/∂z_m‖² for every submodule output z_m and log‖∂L/∂θ‖² for every parameter leaf.
 
     Args:

@@ -91,6 +91,12 @@ class Sums:
         self.n = 0
         self.s = None if leaves is None else leaves
 
+    @property
+    def leaves(self) -> list[np.ndarray]:
+        """The per-leaf sums, once a chunk was merged (or a checkpoint loaded)."""
+        assert self.s is not None, "Sums: no chunk merged yet"
+        return self.s
+
     def add(self, chunk: list[np.ndarray]):
         self.merge(partial_sums(chunk), chunk[0].shape[0])
 
@@ -106,7 +112,7 @@ class Sums:
         n = self.n
         out = []
         with np.errstate(divide="ignore", invalid="ignore"):
-            for s in self.s:
+            for s in self.leaves:
                 se = np.sqrt(s[1] / max(n - 1, 1) / n)
                 lse = np.sqrt(s[5] / max(n - 1, 1) / n)
                 m2 = s[1] / n

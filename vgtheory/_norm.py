@@ -14,7 +14,7 @@ flow of a loss on the whole batch is what explodes at initialisation (L6).
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import jax.numpy as jnp
 from jax import lax
@@ -47,7 +47,7 @@ def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike =
     check_scalar("eps", eps, nonneg=True)
     mu = jnp.mean(h, axis=0, keepdims=True)
     var = jnp.mean(jnp.square(h - mu), axis=0, keepdims=True)
-    return gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta
+    return cast(Array, gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta)  # NumPy gamma: still a jax Array
 
 
 def layer_norm(h: Float[Array, "... n"], gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0,
@@ -68,7 +68,7 @@ def layer_norm(h: Float[Array, "... n"], gamma: ArrayLike = 1.0, beta: ArrayLike
     check_scalar("eps", eps, nonneg=True)
     mu = jnp.mean(h, axis=-1, keepdims=True)
     var = jnp.mean(jnp.square(h - mu), axis=-1, keepdims=True)
-    return gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta
+    return cast(Array, gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta)  # NumPy gamma: still a jax Array
 
 
 def _normalise(h, norm, eps):
@@ -82,7 +82,7 @@ def _normalise(h, norm, eps):
 def _check(params, x, norm):
     if norm not in NORMS:
         raise ValueError(f"norm: unknown {norm!r}; expected one of {NORMS}.")
-    if not isinstance(params, MLP) or not params.stacked:
+    if not isinstance(params, MLP) or isinstance(params.weights, (tuple, list)):  # not stacked
         raise TypeError("params: expected a stacked MLP (equal widths, from init_mlp).")
     n = params.weights.shape[-1]
     check_real("x", x)

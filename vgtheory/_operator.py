@@ -109,7 +109,7 @@ def as_operator(operator, name: str = "operator") -> LinearOperator:
     if isinstance(obj, LinearOperator):
         return obj
     shape = getattr(obj, "shape", None)
-    mv = getattr(obj, "matvec", None) or getattr(obj, "mv", None)
+    mv: Callable | None = getattr(obj, "matvec", None) or getattr(obj, "mv", None)
     if shape is None or not callable(mv):
         raise ArgumentTypeError(f"{name}: expected a linear operator (matvec, shape), got {_short(obj)}.")
     rmv = getattr(obj, "rmatvec", None) or getattr(obj, "rmv", None)

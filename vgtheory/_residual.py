@@ -16,7 +16,7 @@ under/overflows. With ``full_output=True`` they return a :class:`StackFlow` whos
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable, Literal, NamedTuple, overload
 
 import jax
 import jax.numpy as jnp
@@ -186,6 +186,12 @@ def _flow_result(logs, fls, dms, full_output):
     return StackFlow(logs, jnp.all(jnp.isfinite(logs)), resolved, fls)
 
 
+@overload
+def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
+                       full_output: Literal[False] = False) -> Float[Array, " Lp1"]: ...
+@overload
+def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
+                       full_output: bool) -> Float[Array, " Lp1"] | StackFlow: ...
 def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
                        full_output: bool = False) -> Float[Array, " Lp1"] | StackFlow:
     """log‖J_{1..l} v‖² − log‖v‖², l = 0..L, for x_l = block(p_l, x_{l−1}) (forward mode).
@@ -229,6 +235,7 @@ def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
     def step(carry, p):
         h, t, acc, fl, dm = carry
         if full_output:
+            assert probes is not None
             h1, lin = jax.linearize(lambda z: block(p, z), h)
             outs = jax.vmap(lin)(jnp.concatenate([t[None], probes]))
             t1, pout = outs[0], outs[1:]
@@ -245,6 +252,12 @@ def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
                         jnp.concatenate([ninf[None], dms]), full_output)
 
 
+@overload
+def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
+                        full_output: Literal[False] = False) -> Float[Array, " Lp1"]: ...
+@overload
+def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
+                        full_output: bool) -> Float[Array, " Lp1"] | StackFlow: ...
 def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
                         full_output: bool = False) -> Float[Array, " Lp1"] | StackFlow:
     """log‖∂L/∂x_l‖² − log‖∂L/∂x_L‖², l = 0..L, for ∂L/∂x_L = ``cotangent`` (reverse mode).
@@ -287,6 +300,7 @@ def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
         p, h = pin
         pull = jax.vjp(lambda z: block(p, z), h)[1]
         if full_output:
+            assert probes is not None
             outs = jax.vmap(lambda c: pull(c)[0])(jnp.concatenate([g[None], probes]))
             g1, pout = outs[0], outs[1:]
         else:

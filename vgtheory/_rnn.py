@@ -12,7 +12,7 @@ Every step has the signature ``step(params, h, x)``; ``x=None`` means no input (
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -106,10 +106,10 @@ class CellParams(NamedTuple):
     d: Float[Array, " d"]  # zeros of the input size: stands in for x=None
 
 
-def _cell_init(module, key, n, n_in, dtype):
+def _cell_init(module, key, n, n_in, dtype) -> dict[str, Any]:
     x = jnp.zeros((n_in,), dtype)
     carry = module.initialize_carry(jax.random.PRNGKey(0), (n_in,))
-    return module.init(key, carry, x)
+    return dict(module.init(key, carry, x))
 
 
 def _recurrent_init(gain, init):

@@ -83,6 +83,7 @@ def slq(
     """
     matvec, dim, op_dtype = symmetric_matvec(matvec, "matvec", dim, " (Lanczos quadrature)")
     check_int("dim", dim, 1, 2**62)
+    assert dim is not None  # check_int rejected None
     check_int("num_probes", num_probes, 1, 10**7)
     check_int("num_iters", num_iters, 1, dim)
     dtype = _float(op_dtype if dtype is None else dtype)

@@ -57,7 +57,7 @@ METHODS = ("auto", "svd", "gram", "rayleigh", "jacobi")
 
 
 def _x64() -> bool:
-    return bool(jax.config.jax_enable_x64)
+    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _wide(dtype):

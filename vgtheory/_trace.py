@@ -81,6 +81,7 @@ def hutchinson(
     """
     matvec, dim, op_dtype = square_matvec(matvec, "matvec", dim)
     check_int("dim", dim, 1, 2**62)
+    assert dim is not None  # check_int rejected None
     check_int("num_samples", num_samples, 2, 10**9)
     dtype = _float(op_dtype if dtype is None else dtype)
     check_matvec("matvec", matvec, dim, dtype, source="dim")
@@ -115,6 +116,7 @@ def hutchpp(
     """
     matvec, dim, op_dtype = symmetric_matvec(matvec, "matvec", dim, " (Hutch++)")
     check_int("dim", dim, 2, 2**62)
+    assert dim is not None  # check_int rejected None
     check_int("num_matvecs", num_matvecs, 4, 10**9)
     k = num_matvecs // 3 if sketch_size is None else sketch_size
     check_int("sketch_size", k, 1, min(dim - 1, (num_matvecs - 2) // 2))

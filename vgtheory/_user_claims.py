@@ -61,6 +61,8 @@ def _file_module(path: str) -> str:
     if folder not in sys.path:  # as `python FILE` does: the file may import its neighbours
         sys.path.insert(0, folder)
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"source: cannot load {path!r} as a Python module.")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # before running it: dataclasses, pickling and origins look it up
     try:

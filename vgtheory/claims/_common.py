@@ -23,7 +23,7 @@ def log_of_mean(samples) -> Estimate:
     state it as part of their bias allowance (:func:`log_mean_bias`).
     """
     e = estimate(np.asarray(samples, np.float64))
-    return Estimate(np.log(e.mean), e.se / e.mean, e.n)
+    return Estimate(jnp.asarray(np.log(e.mean)), e.se / e.mean, e.n)
 
 
 def log_mean_bias(samples) -> float:
@@ -63,7 +63,7 @@ def log(x) -> float:
 
 # --- helpers of the mechanisms/architecture claims ----------------------------------
 def f64():
-    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
 
 
 def rtol_for(dt):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import cast
 
 import jax
 import jax.numpy as jnp
@@ -87,9 +88,9 @@ def s2(key, full):
         orth = jax.random.bernoulli(kc)
         p = init_mlp(kw, [n] * (L + 1), init="gaussian", sigma_w2=1.0, dtype=F64)
         po = init_mlp(kw, [n] * (L + 1), init="orthogonal", sigma_w2=1.0, dtype=F64)
-        w = jnp.where(orth, po.weights, p.weights)
+        w = jnp.where(orth, cast(jax.Array, po.weights), cast(jax.Array, p.weights))  # stacked MLPs
         w = 0.95 * w / jnp.linalg.norm(w, ord=2, axis=(1, 2))[:, None, None]  # ‖W_l‖₂ = 0.95
-        p = p._replace(weights=w, biases=jnp.zeros_like(p.biases))
+        p = p._replace(weights=w, biases=jnp.zeros_like(cast(jax.Array, p.biases)))
         # orthogonal members sit at x = 0 (tanh' = 1: the bound is attained); others at random x
         x = jnp.where(orth, 0.0, 1.0) * jax.random.normal(kx, (n,), F64)
         gf = gradient_flow(p, x, "tanh", unit_vector(kg, n, F64))
@@ -130,7 +131,9 @@ def _gain_samples(key, m, n, L, act, sigma_w2s, full, init="gaussian", sigma_b2=
     """
     fn = functools.partial(_gain_member, sigma_w2s=jnp.asarray(sigma_w2s, F32), sigma_b2=jnp.float32(sigma_b2),
                            n=n, L=L, act=act, init=init)
-    g2, g0 = member_samples(fn, key, m, full).samples
+    samples = member_samples(fn, key, m, full).samples
+    assert samples is not None  # member_samples keeps them
+    g2, g0 = samples
     return np.asarray(g2, np.float64), np.asarray(g0, np.float64)
 
 
@@ -250,7 +253,7 @@ def _l1_member(k, s2s, b2s, *, n, L, burn):
         hs = preactivations(p, x, "tanh")
         gf = gradient_flow(p, x, "tanh", unit_vector(kg, n))
         ratio = jnp.mean(jnp.exp(gf.log_sq_norms[burn - 1:L - 1] - gf.log_sq_norms[burn:L]))
-        return jnp.mean(hs[burn:] ** 2), ratio
+        return jnp.mean(cast(jax.Array, hs)[burn:] ** 2), ratio  # stacked: [L, n]
 
     return jax.vmap(one)(jnp.arange(s2s.shape[0]), s2s, b2s)
 

@@ -28,7 +28,7 @@ _S7_GRAD_TOL = 1e-9
 
 
 def _rtol():
-    return _RTOL64 if jax.config.jax_enable_x64 else 1e-4
+    return _RTOL64 if jax.config.read("jax_enable_x64") else 1e-4
 
 
 def _bisect(f, lo, hi, iters=40):

@@ -28,11 +28,11 @@ def _f(x):
 
 
 def _dt():
-    return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+    return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
 
 
 def _eps():
-    return 1e-12 if jax.config.jax_enable_x64 else 1e-5
+    return 1e-12 if jax.config.read("jax_enable_x64") else 1e-5
 
 
 # --- L3: Newman's exponents of products of i.i.d. Gaussian matrices --------------------

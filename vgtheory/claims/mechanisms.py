@@ -158,7 +158,7 @@ def _backends():
 
 
 def _dtypes():
-    return [d for d in DTYPES if d != "float64" or jax.config.jax_enable_x64]
+    return [d for d in DTYPES if d != "float64" or jax.config.read("jax_enable_x64")]
 
 
 @claim(id="S13", area="mechanisms", expected=False, title="float32: ×0.1 reaches exactly 0 after about 45 steps",

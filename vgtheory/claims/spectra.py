@@ -27,11 +27,6 @@ def _gauss(key, shape, scale, dtype=jnp.float32):
     return jax.random.normal(key, shape, dtype) * jnp.asarray(scale, dtype)
 
 
-def _haar(key, n, dtype=jnp.float32):
-    q, r = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype))
-    return q * jnp.sign(jnp.diagonal(r))[None, :]
-
-
 def _traces(a, k):
     """(1/n) tr a^j, j = 1..k, for symmetric a [n, n] (by matmuls)."""
     out, p = [], a

@@ -105,6 +105,7 @@ def _arccos_kernel(c, alpha):
 
 def _pw_gain(a: Activation):
     """(1 + α²)/2 = E[φ(√q z)²]/q = E[φ'(√q z)²] for the piecewise-linear family."""
+    assert a.slope is not None  # the piecewise-linear family has a slope
     return 0.5 * (1.0 + a.slope**2)
 
 

@@ -38,7 +38,7 @@ def gauss_expectation(f, q=1.0):
 def _x64():
     import jax
 
-    return bool(jax.config.jax_enable_x64)
+    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _act(act):
