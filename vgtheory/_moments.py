@@ -45,8 +45,9 @@ def partial_sums(chunk: list[np.ndarray]) -> list[np.ndarray]:
     return parts
 
 
-def central(x: np.ndarray, order: int = 4) -> list[np.ndarray]:
-    """[mean, M2, (M3, M4)] over axis 0, M_p = Σ (x − mean)^p, by two passes."""
+def central(x: np.ndarray, order: int = 4) -> list[np.ndarray | np.floating]:
+    """[mean, M2, (M3, M4)] over axis 0, M_p = Σ (x − mean)^p, by two passes (NumPy scalars
+    for a 1-D ``x``)."""
     m = x.mean(0)
     m = m + (x - m).mean(0)  # one refinement: the first pass's rounding error is removed
     d = x - m

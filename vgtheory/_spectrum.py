@@ -46,7 +46,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from ._cache import cached, value_checks
 from ._checks import check_int, check_real_or_int, check_scalar
@@ -173,7 +173,7 @@ def _sv_jacobi(a, tol, max_sweeps):
 
 
 @cached(precheck=value_checks(scalars={"tol": {"positive": True}}))
-def singular_values(a: Float[Array, "... m n"], *, method: str = "auto",
+def singular_values(a: Float[ArrayLike, "... m n"], *, method: str = "auto",
                     tol: float | None = None, max_sweeps: int = 12) -> Float[Array, "... k"]:
     """Singular values, descending, of a matrix or a batch of matrices.
 
@@ -233,7 +233,7 @@ class Spectrum(NamedTuple):
     finite: Array
 
 
-def spectrum(a: Float[Array, "... m n"], *, method: str = "auto") -> Spectrum:
+def spectrum(a: Float[ArrayLike, "... m n"], *, method: str = "auto") -> Spectrum:
     """Singular values of a matrix or batch, with logs, condition numbers and a finite flag.
 
     Example:
@@ -249,7 +249,7 @@ def spectrum(a: Float[Array, "... m n"], *, method: str = "auto") -> Spectrum:
     return Spectrum(s, jnp.log(s), s[..., 0] / s[..., -1], finite)
 
 
-def condition_number(a: Float[Array, "... m n"], *, method: str = "auto") -> Float[Array, "..."]:
+def condition_number(a: Float[ArrayLike, "... m n"], *, method: str = "auto") -> Float[Array, "..."]:
     """σ_max/σ_min (inf for a singular matrix) of a matrix or batch."""
     s = singular_values(a, method=method)
     return s[..., 0] / s[..., -1]
@@ -269,7 +269,7 @@ class SpectrumMoments(NamedTuple):
     variance: Float[Array, "..."]
 
 
-def jjt_moments(j: Float[Array, "... m n"], k: int = 2, *, method: str = "trace",
+def jjt_moments(j: Float[ArrayLike, "... m n"], k: int = 2, *, method: str = "trace",
                 rows: bool = True) -> SpectrumMoments:
     """Moments of the spectrum of JJᵀ.
 
@@ -317,7 +317,7 @@ class Density(NamedTuple):
     density: Float[Array, " b"]
 
 
-def spectral_density(values: Float[Array, "..."], bins: int = 50,
+def spectral_density(values: Real[ArrayLike, "..."], bins: int = 50,
                      value_range: tuple[float, float] | None = None) -> Density:
     """Histogram density of (pooled) spectrum values, e.g. the σ² of an ensemble.
 
