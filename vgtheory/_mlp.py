@@ -135,6 +135,11 @@ def dense(w, x, precision="highest"):
     return jnp.matmul(x, w.T, precision=precision)
 
 
+def _add_bias(h, b):
+    """``h + b`` for ``h`` of shape ``[..., n]`` and a bias ``[n]`` (explicit broadcast)."""
+    return h + jnp.broadcast_to(b, jnp.shape(h))
+
+
 def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision="highest"):
     """All pre-activations h_1..h_L for input ``x``.
 
@@ -146,14 +151,14 @@ def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision="highe
     _check_input(params, x)
     if params.stacked:
         def step(xp, wb):
-            h = dense(wb[0], xp, precision) + wb[1]
+            h = _add_bias(dense(wb[0], xp, precision), wb[1])
             return act.fn(h), h
 
         _, hs = jax.lax.scan(step, x, (params.weights, params.biases))
         return hs
     hs = []
     for w, b in zip(params.weights, params.biases):
-        h = dense(w, x, precision) + b
+        h = _add_bias(dense(w, x, precision), b)
         hs.append(h)
         x = act.fn(h)
     return hs
@@ -173,11 +178,11 @@ def mlp_apply(params: MLP, x: Float[Array, "... n0"], act, precision="highest") 
     _check_input(params, x)
     if params.stacked:
         def step(xp, wb):
-            return act.fn(dense(wb[0], xp, precision) + wb[1]), None
+            return act.fn(_add_bias(dense(wb[0], xp, precision), wb[1])), None
 
         return jax.lax.scan(step, x, (params.weights, params.biases))[0]
     for w, b in zip(params.weights, params.biases):
-        x = act.fn(dense(w, x, precision) + b)
+        x = act.fn(_add_bias(dense(w, x, precision), b))
     return x
 
 

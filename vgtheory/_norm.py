@@ -138,7 +138,7 @@ def norm_mlp_apply(params: MLP, x: Float[Array, "B n"], act, norm: str = "batch"
     def step(h, p):
         w, b = p
         a = jnp.matmul(h, w.T, precision=lax.Precision.HIGHEST)
-        a = _normalise(a + b if norm == "none" else a, norm, eps)
+        a = _normalise(a + b[None, :] if norm == "none" else a, norm, eps)
         return act.fn(a), a
 
     out, pre = lax.scan(step, x, (params.weights, params.biases))

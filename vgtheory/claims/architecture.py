@@ -244,7 +244,7 @@ def _l10_slopes(key, eps, T, d):
     w = z[: 3 * d * d].reshape(3, d, d) / math.sqrt(d)
     xbar = z[3 * d * d: 3 * d * d + d][None, :]
     r = z[3 * d * d + d:].reshape(T, d)
-    r = r - jnp.mean(r, axis=0)
+    r = r - jnp.mean(r, axis=0, keepdims=True)
 
     def slope(variant):
         def res_pair(e):

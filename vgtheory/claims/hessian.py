@@ -49,7 +49,7 @@ def _s7_quadratic(key, rows):
         lam = jnp.logspace(-1.0, 1.0, d)  # λ_max = 10 exactly
         kq, kx = jax.random.split(key)
         q = jnp.linalg.qr(jax.random.normal(kq, (d, d)))[0]
-        h = jnp.matmul(q * lam, q.T, precision=jax.lax.Precision.HIGHEST)
+        h = jnp.matmul(q * lam[None, :], q.T, precision=jax.lax.Precision.HIGHEST)
         return 0.5 * (h + h.T), jax.random.normal(kx, (d,)), q[:, -1]
 
     h, x0, top = setup(key)

@@ -247,7 +247,7 @@ def _s17_rows(key, n, d, t, draws):
 
         jac = jax.vmap(dcdc)(hs, xs)                               # [t, n, n]
         err = jnp.max(jnp.abs(jac - jax.vmap(jnp.diag)(f)))
-        err_id = jnp.max(jnp.abs(jnp.eye(n, dtype=dt) - jax.vmap(jnp.diag)(f)))
+        err_id = jnp.max(jnp.abs(jnp.eye(n, dtype=dt)[None] - jax.vmap(jnp.diag)(f)))
         a = (jnp.log(f) - jnp.log1p(-f) - bf).ravel()               # gate input without b_f
         c = a - jnp.mean(a)
         v = jnp.mean(c**2)
