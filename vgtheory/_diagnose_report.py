@@ -58,17 +58,23 @@ def _figures(meas: dict) -> list[tuple[str, str]]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    def per_name(stats, names, ylabel, title, fmt):
+        """mean ± 3 SE of log10 values, one point per named module or leaf."""
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        m, se = _arr(stats["mean"]) / LN10, _arr(stats["se"]) / LN10
+        ax.errorbar(range(len(m)), m, yerr=3 * se, fmt=fmt, ms=3, capsize=2)
+        ax.set_xticks(range(len(m)))
+        ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        return _png(fig)
+
     figs = []
     act = meas.get("activations")
     if act and meas["modules"]:
-        fig, ax = plt.subplots(figsize=(7, 3.2))
-        m, se = _arr(act["mean"]) / LN10, _arr(act["se"]) / LN10
-        ax.errorbar(range(len(m)), m, yerr=3 * se, marker="o", ms=3, capsize=2)
-        ax.set_xticks(range(len(m)))
-        ax.set_xticklabels(meas["modules"], rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("log10 ‖∂L/∂z‖²  (mean ± 3 SE)")
-        ax.set_title("gradient norm per module (call order: input → output)")
-        figs.append(("gradient flow per module", _png(fig)))
+        figs.append(("gradient flow per module",
+                     per_name(act, meas["modules"], "log10 ‖∂L/∂z‖²  (mean ± 3 SE)",
+                              "gradient norm per module (call order: input → output)", "o-")))
         fig, ax = plt.subplots(figsize=(7, 2.8))
         ax.plot(_arr(act["sd"]) / LN10, marker="o", ms=3)
         ax.set_ylabel("SD of log10 ‖g‖²")
@@ -77,14 +83,9 @@ def _figures(meas: dict) -> list[tuple[str, str]]:
         figs.append(("spread", _png(fig)))
     par = meas.get("params")
     if par and meas["leaves"]:
-        fig, ax = plt.subplots(figsize=(7, 3.2))
-        m, se = _arr(par["mean"]) / LN10, _arr(par["se"]) / LN10
-        ax.errorbar(range(len(m)), m, yerr=3 * se, fmt="s", ms=3, capsize=2)
-        ax.set_xticks(range(len(m)))
-        ax.set_xticklabels(meas["leaves"], rotation=60, ha="right", fontsize=7)
-        ax.set_ylabel("log10 ‖∂L/∂θ‖²")
-        ax.set_title("gradient norm per parameter leaf")
-        figs.append(("gradient per parameter leaf", _png(fig)))
+        figs.append(("gradient per parameter leaf",
+                     per_name(par, meas["leaves"], "log10 ‖∂L/∂θ‖²  (mean ± 3 SE)",
+                              "gradient norm per parameter leaf", "s")))
     jac = meas.get("jacobian")
     if jac:
         fig, ax = plt.subplots(figsize=(7, 3))
