@@ -239,3 +239,18 @@ def test_pytree_carry_and_inputs_equal_flat_state():
         lyapunov_spectrum(tree_step, p.variables, (c0, h0), {"a": xs, "b": xs[:5]}, steps=40)
     with pytest.raises(ValueError, match="h0"):
         lyapunov_spectrum(tree_step, p.variables, (c0, h0.astype(jnp.float32)), xt, steps=40)
+
+
+def test_vector_state_with_pytree_inputs():
+    """A plain [N] state driven by a dict of inputs (was rejected: the vector fast path read
+    the dict's shape as ()): same exponents and BPTT norms as the array-input step."""
+    xs = jax.random.normal(jax.random.key(0), (200, 3), jnp.float64)
+    h0 = jnp.ones(3, jnp.float64)
+    by_dict = lambda p, h, x: jnp.tanh(p * h + x["a"])
+    by_array = lambda p, h, x: jnp.tanh(p * h + x)
+    r = vg.lyapunov_spectrum(by_dict, 0.9, h0, {"a": xs}, steps=200)
+    ref = vg.lyapunov_spectrum(by_array, 0.9, h0, xs, steps=200)
+    np.testing.assert_allclose(r.exponents, ref.exponents, rtol=1e-12)
+    b = vg.bptt_gradient_norms(by_dict, 0.9, h0, {"a": xs}, steps=200)
+    b_ref = vg.bptt_gradient_norms(by_array, 0.9, h0, xs, steps=200)
+    np.testing.assert_allclose(b.log_sq_norms, b_ref.log_sq_norms, rtol=1e-12)

@@ -172,9 +172,24 @@ def float_dtype(*xs):
     return dt if jnp.issubdtype(dt, jnp.floating) else jnp.result_type(dt, float)
 
 
+def _array_shape(name: str, x, what: str) -> tuple:
+    """``jnp.shape`` of an array, scalar or nested list; a dict, a tuple of arrays that is
+    not one array, or any other object raises naming ``name`` (``jnp.shape`` of a pytree is
+    deprecated in JAX and will be an error)."""
+    if isinstance(x, (list, tuple)):
+        try:
+            return np.shape(np.asarray(x))
+        except Exception:  # ragged, tracers inside, objects
+            raise ArgumentTypeError(f"{name}: expected {what}, got {_short(x)}.") from None
+    if isinstance(x, (int, float, complex, np.generic)) or (hasattr(x, "shape") and hasattr(x, "dtype")):
+        return jnp.shape(x)
+    raise ArgumentTypeError(f"{name}: expected {what}, got {_short(x)}.")
+
+
 def check_vector(name: str, x, size: int | None = None) -> None:
     """``x`` must be a real floating-point vector (of ``size`` entries when given)."""
-    shape, dt = jnp.shape(x), _dtype(name, x)
+    shape = _array_shape(name, x, "a real floating-point vector")
+    dt = _dtype(name, x)
     if not jnp.issubdtype(dt, jnp.floating):
         raise ArgumentTypeError(f"{name}: expected a real floating-point vector, got dtype {dt}.")
     if len(shape) != 1 or (size is not None and shape[0] != size):

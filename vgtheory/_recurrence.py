@@ -77,8 +77,8 @@ def flat_recurrence(step, params, h0, inputs, steps) -> FlatRecurrence:
         leaves without the leading axis ``steps``; a ``step`` that fails on ``h0``'s
         structure, or returns a state whose structure, shapes or dtype differ from ``h0``'s.
     """
-    if _is_vector(h0):
-        n = check_recurrence(step, params, h0, inputs, steps)
+    if _is_vector(h0) and (inputs is None or isinstance(inputs, (jax.Array, np.ndarray))):
+        n = check_recurrence(step, params, h0, inputs, steps)  # the plain case: nothing to flatten
         return FlatRecurrence(step, jnp.asarray(h0), lambda v: v, n)
     check_int("steps", steps)
     check_callable("step", step, "step(params, h, x)")
