@@ -32,8 +32,8 @@ from jaxtyping import Array, Float
 
 from ._norm import layer_norm
 from ._checks import check_float_dtype, check_int, check_nonzero, check_real, check_width
+from ._numerics import HIGHEST as HIGHEST
 
-HIGHEST = lax.Precision.HIGHEST
 VARIANTS = ("pure", "skip", "skip_ln", "ln")
 
 

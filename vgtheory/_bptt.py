@@ -20,8 +20,8 @@ from jaxtyping import Array, Bool, Float
 
 from ._cache import cached, value_checks
 from ._checks import check_nonzero, check_precision, ScopedPrecision
-from ._lyapunov import acc_dtype
 from ._recurrence import flat_recurrence, flat_vector
+from ._numerics import acc_dtype
 
 
 class BPTTResult(NamedTuple):

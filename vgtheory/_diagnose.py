@@ -39,6 +39,7 @@ import numpy as np
 from ._checks import ArgumentTypeError, _short, check_callable, check_int
 from ._ensemble import ensemble
 from ._module_flow import module_gradient_flow
+from ._numerics import wide_dtype as _wide
 
 PyTree = Any
 LN10 = math.log(10.0)
@@ -221,10 +222,6 @@ def _member_fn(problem: Problem, kind: str, loss: Callable, jac_max: int):
                 out["rank"] = jnp.sum(s > floor).astype(s.dtype)
         return out
     return fn
-
-
-def _wide(dtype):
-    return jnp.float64 if jax.config.read("jax_enable_x64") else dtype
 
 
 # ----------------------------------------------------------------------------- statistics helpers

@@ -23,8 +23,8 @@ from jaxtyping import Array, Bool, Float
 
 from ._checks import check_int, check_nonzero, check_real_or_int, check_scalar, concrete, float_dtype
 from ._hvp import check_scalar_loss, check_tangent, dense_hessian
+from ._numerics import HIGHEST as _HI
 
-_HI = jax.lax.Precision.HIGHEST
 PyTree = Any
 
 

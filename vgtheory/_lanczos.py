@@ -28,12 +28,13 @@ from ._cache import cached, value_checks
 from ._checks import check_int, check_matvec, check_nonzero, check_scalar, check_vector
 from ._hvp import HessianOperator, hessian_operator
 from ._operator import LinearOperator, symmetric_matvec
+from ._numerics import HIGHEST as _HI
+from ._numerics import wide_dtype
 
 MatVec = Callable[[Array], Array] | LinearOperator | HessianOperator
 _V0 = {"v0": "start vector"}
 
 Which = Literal["largest", "smallest", "largest_magnitude"]
-_HI = jax.lax.Precision.HIGHEST
 
 
 class Tridiagonal(NamedTuple):
@@ -176,7 +177,7 @@ def tridiag_eigh(alpha: Float[Array, " m"], beta: Float[Array, " m"]):
                          f"{jnp.shape(beta)}.")
     if m < 1:
         raise ValueError("alpha: expected at least one diagonal entry, got shape (0,).")
-    out_dtype = jnp.float64 if jax.config.read("jax_enable_x64") else alpha.dtype
+    out_dtype = wide_dtype(alpha.dtype)
     shapes = (jax.ShapeDtypeStruct((m,), out_dtype), jax.ShapeDtypeStruct((m, m), out_dtype))
 
     def cb(a, b):

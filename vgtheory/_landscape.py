@@ -26,8 +26,8 @@ from jaxtyping import Array, Float
 from ._checks import check_int, check_real_or_int, check_scalar, float_dtype
 from ._hvp import check_scalar_loss, dense_hessian, hessian_operator
 from ._lanczos import lanczos_eigh
+from ._numerics import HIGHEST as _HI
 
-_HI = jax.lax.Precision.HIGHEST
 PyTree = Any
 
 
@@ -158,7 +158,6 @@ def train_to_minimum(
     flat, _ = jax.lax.scan(lm, flat, jnp.arange(num_newton, dtype=flat.dtype))
     g, _, w = grad_hess(flat)
     return Minimum(unravel(flat), f(flat), jnp.linalg.norm(g), w[0], w[-1])
-
 
 
 # --- sharpness during training (edge of stability) -----------------------------------------

@@ -47,8 +47,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from ._checks import check_precision
-
-_HI = jax.lax.Precision.HIGHEST
+from ._numerics import HIGHEST as _HI
 
 
 class LogSpectrum(NamedTuple):

@@ -59,8 +59,9 @@ from jaxtyping import Array, Bool, Float, Int
 from ._cache import cached
 from ._checks import check_float_dtype, check_int, check_precision, ScopedPrecision, check_scalar
 from ._recurrence import flat_recurrence
+from ._numerics import HIGHEST as _HI
+from ._numerics import acc_dtype
 
-_HI = jax.lax.Precision.HIGHEST
 METHODS = ("auto", "cholesky", "householder")
 
 #: status codes of :class:`LyapunovResult`.
@@ -130,11 +131,6 @@ class LyapunovResult(NamedTuple):
     at_floor: Float[Array, "... k"]
     state_finite: Bool[Array, "..."]
     householder_count: Int[Array, "..."]
-
-
-def acc_dtype():
-    """float64 when x64 is enabled, else float32 (the log-factor accumulation dtype)."""
-    return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
 def spread_budget(dtype, method: str = "auto") -> float:

@@ -24,9 +24,9 @@ from jaxtyping import Array, Float
 
 from ._cache import cached
 from ._checks import check_float_dtype, check_int, check_real_or_int
+from ._numerics import HIGHEST as HIGHEST
 
 MAX_QUBITS = 12
-HIGHEST = lax.Precision.HIGHEST
 _PAULI = {"I": ((1, 0), (0, 1)), "X": ((0, 1), (1, 0)), "Y": ((0, -1j), (1j, 0)), "Z": ((1, 0), (0, -1))}
 
 

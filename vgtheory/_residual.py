@@ -25,8 +25,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float
 
 from ._checks import (check_bool, check_callable, check_int, check_nonzero, check_output, check_real,
                       check_scalar, check_width)
-
-HIGHEST = lax.Precision.HIGHEST
+from ._numerics import HIGHEST as HIGHEST
 
 
 class ResNet(NamedTuple):

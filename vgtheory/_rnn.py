@@ -20,8 +20,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from ._activations import as_activation
+from ._numerics import HIGHEST as _HI
 
-_HI = jax.lax.Precision.HIGHEST
 INITS = ("gaussian", "orthogonal")
 
 

@@ -51,17 +51,11 @@ from jaxtyping import Array, ArrayLike, Float, Real
 from ._cache import cached, value_checks
 from ._checks import check_int, check_real_or_int, check_scalar
 from ._logspectrum import _round_robin
+from ._numerics import HIGHEST as _HI
+from ._numerics import wide_dtype as _wide
+from ._numerics import x64_enabled as _x64
 
-_HI = jax.lax.Precision.HIGHEST
 METHODS = ("auto", "svd", "gram", "rayleigh", "jacobi")
-
-
-def _x64() -> bool:
-    return bool(jax.config.read("jax_enable_x64"))
-
-
-def _wide(dtype):
-    return jnp.float64 if _x64() else dtype
 
 
 def _check_matrix(name, a, square=False):

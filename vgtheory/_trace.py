@@ -27,8 +27,7 @@ from ._hvp import hessian_operator
 from ._lanczos import MatVec
 from ._operator import square_matvec, symmetric_matvec
 from ._slq import _float, _rademacher
-
-_HI = jax.lax.Precision.HIGHEST
+from ._numerics import HIGHEST as _HI
 
 
 class TraceEstimate(NamedTuple):

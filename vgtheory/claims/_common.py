@@ -62,10 +62,6 @@ def log(x) -> float:
 
 
 # --- helpers of the mechanisms/architecture claims ----------------------------------
-def f64():
-    return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
-
-
 def rtol_for(dt):
     return 1e-10 if jnp.dtype(dt) == jnp.float64 else 2e-5
 
@@ -85,7 +81,6 @@ def rbg_key(key, salt: int = 0):
     kd = jax.random.key_data(key).ravel().astype(jnp.uint32)
     mix = jnp.asarray([0x9E3779B9, 0x85EBCA6B], jnp.uint32) + jnp.uint32(salt)
     return jax.random.wrap_key_data(jnp.concatenate([kd, kd ^ mix]), impl="rbg")
-
 
 
 def mlp_and_inputs(key, n, L, sigma_w2, extra):

@@ -22,13 +22,13 @@ from .._stats import estimate, ratio_estimate
 from ..theory import _finite_size as finite_size
 from ..theory import _mechanisms as th
 from ._common import as_np as _np
-from ._common import f64 as _f64
+from .._numerics import acc_dtype as _f64  # float64 when x64 is on, else float32
 from ._common import mlp_and_inputs as _mlp_and_inputs
 from ._common import rbg_key as _rbg
+from .._numerics import HIGHEST as HI
 
 SEED_0 = "seeds/000 (梯度消失: 解决方案与缓解策略)"
 SEED_1 = "seeds/001 (梯度消失的解决方案)"
-HI = jax.lax.Precision.HIGHEST
 
 
 # ----------------------------------------------------------------------------- S8
@@ -234,8 +234,6 @@ def _l6_tanh_finite(e, m, n, B, L, skip, log_rate):
              f"ν̄ = {g[2] * n:.2f} over layers {skip + 1}–{L} (derived, theory.bn_saturation_derivative); "
              "c_B, c_κ, c_ν = 0.648, 1.244, −4.312 FITTED (benchmarks/fit_finite_size.py, n ≤ 512); "
              "bias 2·SE of the fitted correction (×√(χ²/dof)); planted: log λ (no finite-size term)")
-
-
 
 
 # ----------------------------------------------------------------------------- L10

@@ -19,16 +19,12 @@ from .._lyapunov import lyapunov_spectrum
 from .._rnn import init_lstm, lstm_forget_gate, lstm_step, recurrent_matrix
 from .._stats import estimate
 from ..theory import _lyapunov_theory as th
-
-_HI = jax.lax.Precision.HIGHEST
+from .._numerics import HIGHEST as _HI
+from .._numerics import acc_dtype as _dt  # float64 when x64 is on, else float32
 
 
 def _f(x):
     return float(np.asarray(x, np.float64))
-
-
-def _dt():
-    return jnp.float64 if jax.config.read("jax_enable_x64") else jnp.float32
 
 
 def _eps():

@@ -25,7 +25,7 @@ from .._stats import variance_estimate
 from .._underflow import DTYPES, underflow_step
 from ..theory import _mechanisms as th
 from ._common import as_np as _np
-from ._common import f64 as _f64
+from .._numerics import acc_dtype as _f64  # float64 when x64 is on, else float32
 from ._common import mlp_and_inputs as _mlp_and_inputs
 from ._common import rbg_key as _rbg
 from ._common import rtol_for as _rtol

@@ -17,8 +17,8 @@ from .._stats import estimate, variance_estimate
 from .._spectrum import jjt_moments
 from ..theory import _rmt
 from ._common import member_samples
+from .._numerics import HIGHEST as _HI
 
-_HI = jax.lax.Precision.HIGHEST
 _SRC_L4 = ("Marchenko & Pastur (1967); Penson & Życzkowski, PRE 83 (2011) (Fuss–Catalan "
            "moments of products of Gaussian matrices)")
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from .._activations import as_activation
 from .._underflow import predicted_underflow_step as underflow_step  # noqa: F401  (S13)
+from .._numerics import x64_enabled as _x64
 
 
 def gauss_expectation(f, q=1.0):
@@ -33,12 +34,6 @@ def gauss_expectation(f, q=1.0):
         vals = np.asarray(f(jnp.asarray(sign * r * t, dt)), np.float64)
         total += float(np.sum(w * vals))
     return total
-
-
-def _x64():
-    import jax
-
-    return bool(jax.config.read("jax_enable_x64"))
 
 
 def _act(act):
