@@ -548,8 +548,9 @@ REGISTRY: dict[str, Case] = {
         "max_dim too small": (dict(max_dim=1), "max_dim", "raise"),
         "vector loss": (dict(loss_fn=VEC_LOSS), "loss_fn", "raise"),
     }),
-    "diagnose": Case(_with(vg.diagnose, problem=vg.Problem(lambda p, x: jnp.tanh(p * x), X, init=lambda k: jnp.ones(N, F32)),
-                           key=KEY, members=2, hessian_members=1, hessian_k=1, train_steps=0, progress=False), {
+    "diagnose": Case(_with(vg.diagnose, problem=vg.Problem(
+        lambda p, x: jnp.tanh(p * x), X, init=lambda k: 0.3 + 0.01 * jax.random.normal(k, (N,), F32)),
+                           key=KEY, members=2, hessian_members=2, hessian_k=1, train_steps=0, progress=False), {
         "problem not a Problem": (dict(problem=(MLP, X)), "problem", "raise"),
         "plain model without init": (dict(problem=vg.Problem(lambda p, x: x, X)), "init", "raise"),
         "model not callable": (dict(problem=vg.Problem(3, X, init=lambda k: 1.0)), "model", "raise"),
@@ -768,11 +769,11 @@ for _n, _lab, _ov, _arg, _mode in ENUMERATED:
 # Every public function with a ``precision=`` argument checks it up front (one validator,
 # vgtheory._checks.check_precision); the five that set it as jax.default_matmul_precision
 # while tracing a user's function also refuse what only jnp.matmul takes (a pair).
-PRECISION_TAKERS = ("bptt_gradient_norms", "chain_product", "gradient_flow", "input_jacobian",
+PRECISION_TAKERS = ("bptt_gradient_norms", "chain_product", "diagnose", "gradient_flow", "input_jacobian",
                     "jacobian_operator", "layer_jacobians", "log_singular_values",
                     "log_singular_values_scan", "lyapunov_spectrum", "mlp_apply", "mlp_jacobian",
                     "module_gradient_flow", "preactivations")
-SCOPED_PRECISION = ("bptt_gradient_norms", "input_jacobian", "jacobian_operator", "lyapunov_spectrum",
+SCOPED_PRECISION = ("bptt_gradient_norms", "diagnose", "input_jacobian", "jacobian_operator", "lyapunov_spectrum",
                     "module_gradient_flow")
 for _n in PRECISION_TAKERS:
     REGISTRY[_n].bad["precision bogus"] = (dict(precision="fastest-ish"), "precision", "raise")

@@ -36,7 +36,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import ArgumentTypeError, _short, check_callable, check_int
+from ._checks import ArgumentTypeError, _short, check_callable, check_int, check_precision
 from ._ensemble import ensemble
 from ._module_flow import module_gradient_flow
 from ._numerics import wide_dtype as _wide
@@ -195,14 +195,14 @@ def _first_example(x):
 
 
 # ----------------------------------------------------------------------------- one member
-def _member_fn(problem: Problem, kind: str, loss: Callable, jac_max: int):
+def _member_fn(problem: Problem, kind: str, loss: Callable, jac_max: int, precision=None):
     """``fn(key) -> dict`` of one initialisation's log-domain measurements."""
     x1 = _first_example(problem.x)
     n_in = sum(int(np.prod(jnp.shape(a))) for a in jax.tree_util.tree_leaves(x1))
 
     def fn(key):
         model, variables, params, apply = _functional(problem, kind, key)
-        flow = module_gradient_flow(model, problem.x, loss, variables)
+        flow = module_gradient_flow(model, problem.x, loss, variables, precision=precision)
         out = {"act": jnp.stack(list(flow.activations.values())) if flow.activations else jnp.zeros(0),
                "par": jnp.stack(list(flow.params.values())),
                "loss": flow.loss}
@@ -277,7 +277,8 @@ def _log10(x: float) -> float:
 # ----------------------------------------------------------------------------- public
 def diagnose(problem: Problem, key: jax.Array, *, members: int = 16, hessian_members: int = 2,
              hessian_k: int = 3, train_steps: int = 40, jacobian_max: int = 1024,
-             progress: bool | None = None, checkpoint: str | None = None) -> Diagnosis:
+             progress: bool | None = None, checkpoint: str | None = None,
+             precision: str | None = "highest") -> Diagnosis:
     """Gradient health of a model at initialisation, with the evidence for every finding.
 
     Args:
@@ -292,6 +293,9 @@ def diagnose(problem: Problem, key: jax.Array, *, members: int = 16, hessian_mem
       jacobian_max: skip the dense input–output Jacobian when the example has more inputs
         than this.
       progress, checkpoint: passed to :func:`ensemble` (a progress bar; a resumable file).
+      precision: default matmul precision while the model is traced for every measurement
+        (``"highest"``: true float32 on GPUs, not TF32; any name
+        ``jax.default_matmul_precision`` takes; None keeps JAX's default).
 
     Returns:
       :class:`Diagnosis`: ``findings`` (sentences, each with its number), ``measurements``
@@ -307,6 +311,14 @@ def diagnose(problem: Problem, key: jax.Array, *, members: int = 16, hessian_mem
     hessian_k = check_int("hessian_k", hessian_k, lo=1)
     train_steps = check_int("train_steps", train_steps, lo=0)
     jacobian_max = check_int("jacobian_max", jacobian_max, lo=1)
+    precision = check_precision(precision, scoped=True)
+    with jax.default_matmul_precision(precision):
+        return _diagnose(problem, key, members, hessian_members, hessian_k, train_steps, jacobian_max,
+                         progress, checkpoint, precision)
+
+
+def _diagnose(problem, key, members, hessian_members, hessian_k, train_steps, jacobian_max, progress,
+              checkpoint, precision) -> Diagnosis:
     kind = _kind(problem)
     loss = problem.loss if problem.loss is not None else _default_loss(problem.x)
     check_callable("loss", loss, "loss(output) -> scalar")
@@ -316,11 +328,11 @@ def diagnose(problem: Problem, key: jax.Array, *, members: int = 16, hessian_mem
     # names (module paths, parameter leaves) from one abstract member
     def names(k):
         model, variables, _, _ = _functional(problem, kind, k)
-        return module_gradient_flow(model, problem.x, loss, variables)
+        return module_gradient_flow(model, problem.x, loss, variables, precision=precision)
     flow0 = jax.eval_shape(names, key)
     modules, leaves = list(flow0.activations), list(flow0.params)
 
-    res = ensemble(_member_fn(problem, kind, loss, jacobian_max), key, members, keep_samples=True,
+    res = ensemble(_member_fn(problem, kind, loss, jacobian_max, precision), key, members, keep_samples=True,
                    progress=progress, checkpoint=checkpoint)
     samples = jax.tree.map(np.asarray, res.samples)
     unused = _unused_calls(modules, samples.get("act"))
@@ -349,6 +361,7 @@ def diagnose(problem: Problem, key: jax.Array, *, members: int = 16, hessian_mem
         meas["mean_field"] = _mean_field(problem.mean_field, modules, samples.get("act"))
     config = {"name": problem.name, "kind": kind, "members": members, "hessian_members": hessian_members,
               "hessian_k": hessian_k, "train_steps": train_steps, "jacobian_max": jacobian_max,
+              "precision": precision,
               "key": np.asarray(jax.random.key_data(key)).tolist(),
               "x_shapes": jax.tree.map(lambda a: list(jnp.shape(a)), problem.x),
               "learning_rate": problem.learning_rate,
