@@ -1,4 +1,5 @@
 """Timing helpers shared by the benchmark scripts: median of repeats, compile time apart."""
+
 from __future__ import annotations
 
 import datetime
@@ -34,9 +35,11 @@ def header(title: str) -> str:
     import optax
 
     d = jax.devices()[0]
-    return (f"### {title}\n\n{datetime.date.today().isoformat()} · {d.device_kind} ({jax.default_backend()}) · "
-            f"jax {jax.__version__} / jaxlib {jaxlib.__version__} · flax {flax.__version__} · optax {optax.__version__} · "
-            f"python {platform.python_version()}\n")
+    return (
+        f"### {title}\n\n{datetime.date.today().isoformat()} · {d.device_kind} ({jax.default_backend()}) · "
+        f"jax {jax.__version__} / jaxlib {jaxlib.__version__} · flax {flax.__version__} · optax {optax.__version__} · "
+        f"python {platform.python_version()}\n"
+    )
 
 
 def record(text: str):

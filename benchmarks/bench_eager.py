@@ -7,6 +7,7 @@ in ``jax.jit`` by the user. Target: eager ≤ jitted + 50 ms on CPU. The first e
 
 Usage: ``python benchmarks/bench_eager.py [--quick] [--record]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,20 +43,43 @@ def workloads(quick: bool):
     a = jax.random.normal(k, (8, 64, 64), jnp.float32)
     qubits, depth, samples = (4, 6, 16) if quick else (6, 20, 64)
     return [
-        ("bptt_gradient_norms", f"RNN N={n}, T={steps}",
-         lambda h: vg.bptt_gradient_norms(vg.rnn_step, rnn, h, steps=steps), (h0,)),
-        ("lyapunov_spectrum", f"RNN N={n}, T={steps}, full spectrum",
-         lambda h: vg.lyapunov_spectrum(vg.rnn_step, rnn, h, steps=steps), (h0,)),
-        ("hessian_eigh", f"tanh MLP {widths}, d={dim}, batch {batch}, top 5",
-         lambda p, key: vg.hessian_eigh(loss, p, 5, key), (params, k)),
-        ("hessian_trace", "same model, Hutch++ 30 HVPs",
-         lambda p, key: vg.hessian_trace(loss, p, key, 30), (params, k)),
-        ("theory.mean_field", "tanh, σ_w² = 1.5, σ_b² = 0.05",
-         lambda sw, sb: vg.theory.mean_field("tanh", sw, sb), (jnp.float32(1.5), jnp.float32(0.05))),
-        ("singular_values", "8 × 64×64, method svd",
-         lambda m: vg.singular_values(m, method="svd"), (a,)),
-        ("random_circuit_gradients", f"{qubits} qubits, depth {depth}, {samples} circuits",
-         lambda key: vg.random_circuit_gradients(key, qubits, depth, samples), (k,)),
+        (
+            "bptt_gradient_norms",
+            f"RNN N={n}, T={steps}",
+            lambda h: vg.bptt_gradient_norms(vg.rnn_step, rnn, h, steps=steps),
+            (h0,),
+        ),
+        (
+            "lyapunov_spectrum",
+            f"RNN N={n}, T={steps}, full spectrum",
+            lambda h: vg.lyapunov_spectrum(vg.rnn_step, rnn, h, steps=steps),
+            (h0,),
+        ),
+        (
+            "hessian_eigh",
+            f"tanh MLP {widths}, d={dim}, batch {batch}, top 5",
+            lambda p, key: vg.hessian_eigh(loss, p, 5, key),
+            (params, k),
+        ),
+        (
+            "hessian_trace",
+            "same model, Hutch++ 30 HVPs",
+            lambda p, key: vg.hessian_trace(loss, p, key, 30),
+            (params, k),
+        ),
+        (
+            "theory.mean_field",
+            "tanh, σ_w² = 1.5, σ_b² = 0.05",
+            lambda sw, sb: vg.theory.mean_field("tanh", sw, sb),
+            (jnp.float32(1.5), jnp.float32(0.05)),
+        ),
+        ("singular_values", "8 × 64×64, method svd", lambda m: vg.singular_values(m, method="svd"), (a,)),
+        (
+            "random_circuit_gradients",
+            f"{qubits} qubits, depth {depth}, {samples} circuits",
+            lambda key: vg.random_circuit_gradients(key, qubits, depth, samples),
+            (k,),
+        ),
     ]
 
 
@@ -70,14 +94,17 @@ def main():
         _, t_jit, _ = timed(jax.jit(fn), *args, repeats=3)
         over = (t_eager - t_jit) * 1e3
         ok = "yes" if over <= 50 else "**no**"
-        rows.append(f"| `{name}` | {desc} | {t_eager * 1e3:.1f} | {t_jit * 1e3:.1f} | {over:+.1f} | "
-                    f"{c_eager:.2f} | {ok} |")
+        rows.append(
+            f"| `{name}` | {desc} | {t_eager * 1e3:.1f} | {t_jit * 1e3:.1f} | {over:+.1f} | {c_eager:.2f} | {ok} |"
+        )
         print(rows[-1], flush=True)
-    table = (header("bench_eager: second eager call vs jitted call (issue 14)" + (" — quick" if a.quick else ""))
-             + "\nWarm medians of 3 calls after a first call with the same shapes; `first` is the first "
-             "eager call's excess (trace + compile).\n\n"
-             "| function | workload | eager (ms) | jitted (ms) | eager − jitted (ms) | first (s) | ≤ 50 ms |\n"
-             "|---|---|---|---|---|---|---|\n" + "\n".join(rows))
+    table = (
+        header("bench_eager: second eager call vs jitted call (issue 14)" + (" — quick" if a.quick else ""))
+        + "\nWarm medians of 3 calls after a first call with the same shapes; `first` is the first "
+        "eager call's excess (trace + compile).\n\n"
+        "| function | workload | eager (ms) | jitted (ms) | eager − jitted (ms) | first (s) | ≤ 50 ms |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows)
+    )
     print(table)
     if a.record:
         record(table)

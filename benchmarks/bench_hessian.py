@@ -13,6 +13,7 @@ One run answers, side by side on one device:
 Usage: ``python benchmarks/bench_hessian.py [--quick] [--record]``. Timing: jitted,
 ``block_until_ready``, median of repeats after a warm-up; compile time reported apart.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,6 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from vgtheory._hvp import hessian_operator, hvp  # noqa: E402
 from vgtheory._lanczos import lanczos_eigh, lanczos_tridiag, power_iteration  # noqa: E402
 from vgtheory._landscape import mlp_init, mse_loss  # noqa: E402
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import timed  # noqa: E402
 
@@ -50,9 +52,14 @@ def bench_hvp(quick: bool):
     loss = partial(mse_loss, x=x, y=y)
     grad = jax.jit(jax.grad(loss))
     fwd_rev = jax.jit(lambda p, v: hvp(loss, p, v))
-    rev_rev = jax.jit(lambda p, v: jax.grad(lambda q: sum(
-        jnp.vdot(a, b) for a, b in zip(jax.tree_util.tree_leaves(jax.grad(loss)(q)),
-                                       jax.tree_util.tree_leaves(v))))(p))
+    rev_rev = jax.jit(
+        lambda p, v: jax.grad(
+            lambda q: sum(
+                jnp.vdot(a, b)
+                for a, b in zip(jax.tree_util.tree_leaves(jax.grad(loss)(q)), jax.tree_util.tree_leaves(v))
+            )
+        )(p)
+    )
     _, tg, cg = timed(grad, p, repeats=10)
     _, tf, cf = timed(fwd_rev, p, v, repeats=10)
     _, tr, cr = timed(rev_rev, p, v, repeats=10)
@@ -111,24 +118,36 @@ def bench_eig(quick: bool, tol=1e-4):
         n_lz.append(_first_below(errs, tol))
         hist = np.asarray(power(v0), np.float64)
         n_pw.append(_first_below(np.abs(hist - lam) / abs(lam), tol))
-    med = lambda xs: (statistics.median([x for x in xs if x is not None]) if all(x is not None for x in xs)
-                      else f">{t_max}" if xs is n_pw else f">{m_max}")
+    med = lambda xs: (
+        statistics.median([x for x in xs if x is not None])
+        if all(x is not None for x in xs)
+        else f">{t_max}"
+        if xs is n_pw
+        else f">{m_max}"
+    )
     # top-5 (largest) Ritz values by Lanczos against dense eigh
     e = jax.jit(lambda v0: lanczos_eigh(op.matvec, v0, 5, num_iters=m_max))(
-        jax.random.normal(jax.random.key(7), (op.dim,), jnp.float32))
+        jax.random.normal(jax.random.key(7), (op.dim,), jnp.float32)
+    )
     top5 = float(np.max(np.abs(np.asarray(e.values) - w[::-1][:5]) / np.abs(w).max()))
-    _, tl, cl = timed(jax.jit(lambda v: lanczos_eigh(op.matvec, v, 1, num_iters=40,
-                                                  which="largest_magnitude").values),
-                   jax.random.normal(jax.random.key(8), (op.dim,), jnp.float32), repeats=3)
-    head = (f"Top eigenvalue: tanh MLP {widths}, {n} points, d={op.dim}, float32 matvecs; "
-            f"reference float64 dense eigh ({dense_s:.1f} s), |λ|max={abs(lam):.4g}, "
-            f"|λ2/λ1|={np.sort(np.abs(w))[-2] / abs(lam):.4f}")
+    _, tl, cl = timed(
+        jax.jit(lambda v: lanczos_eigh(op.matvec, v, 1, num_iters=40, which="largest_magnitude").values),
+        jax.random.normal(jax.random.key(8), (op.dim,), jnp.float32),
+        repeats=3,
+    )
+    head = (
+        f"Top eigenvalue: tanh MLP {widths}, {n} points, d={op.dim}, float32 matvecs; "
+        f"reference float64 dense eigh ({dense_s:.1f} s), |λ|max={abs(lam):.4g}, "
+        f"|λ2/λ1|={np.sort(np.abs(w))[-2] / abs(lam):.4f}"
+    )
     rows = [
         ("Lanczos (full reorth.)", med(n_lz), str(n_lz)),
         ("power iteration (PyHessian)", med(n_pw), str(n_pw)),
     ]
-    extra = (f"Lanczos top-5 (m={m_max}) max error vs dense eigh: {top5:.1e} (relative to |λ|max); "
-             f"one Lanczos top-1 solve with m=40: {tl * 1e3:.2f} ms (compile {cl:.1f} s)")
+    extra = (
+        f"Lanczos top-5 (m={m_max}) max error vs dense eigh: {top5:.1e} (relative to |λ|max); "
+        f"one Lanczos top-1 solve with m=40: {tl * 1e3:.2f} ms (compile {cl:.1f} s)"
+    )
     return head, rows, extra
 
 
@@ -138,16 +157,21 @@ def main():
     ap.add_argument("--record", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = ap.parse_args()
     dev = jax.devices()[0]
-    stamp = (f"{datetime.date.today()} · {dev.platform}:{getattr(dev, 'device_kind', '')} · "
-             f"jax {jax.__version__} · python {platform.python_version()}"
-             f"{' · quick' if args.quick else ''}")
+    stamp = (
+        f"{datetime.date.today()} · {dev.platform}:{getattr(dev, 'device_kind', '')} · "
+        f"jax {jax.__version__} · python {platform.python_version()}"
+        f"{' · quick' if args.quick else ''}"
+    )
     out = [f"### Hessian (W4): {stamp}", ""]
     head, rows = bench_hvp(args.quick)
-    out += [head, "", "| method | time (ms) | compile (s) | rel. error vs float64 | × gradient |",
-            "|---|---|---|---|---|"]
+    out += [
+        head,
+        "",
+        "| method | time (ms) | compile (s) | rel. error vs float64 | × gradient |",
+        "|---|---|---|---|---|",
+    ]
     out += [f"| {n} | {t * 1e3:.3f} | {c:.2f} | {e} | {r:.2f} |" for n, t, c, e, r in rows]
-    out += ["", f"Target: HVP ≤ 2.5 × gradient → {'met' if rows[1][4] <= 2.5 else 'NOT met'} "
-                f"({rows[1][4]:.2f}×).", ""]
+    out += ["", f"Target: HVP ≤ 2.5 × gradient → {'met' if rows[1][4] <= 2.5 else 'NOT met'} ({rows[1][4]:.2f}×).", ""]
     head, rows, extra = bench_eig(args.quick)
     out += [head, "", "| method | matvecs to 1e-4 (median of 5 starts) | per start |", "|---|---|---|"]
     out += [f"| {n} | {m} | {s} |" for n, m, s in rows]

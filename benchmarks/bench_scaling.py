@@ -11,6 +11,7 @@ are dominated by fixed overheads (launches, the scan loop), so the fit uses the 
     python benchmarks/bench_scaling.py --quick     # CPU, seconds
     python benchmarks/bench_scaling.py --record    # GPU sizes; append to RESULTS.md
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,7 @@ def sweep(kind, axis, sizes, base, repeats):
         f, args, flops = make(kind, cfg["E"], cfg["L"], cfg["n"])
         _, t, compile_s = timed(f, *args, repeats=repeats)
         rows.append((s, t, compile_s, flops))
-    top = rows[len(rows) // 2:]
+    top = rows[len(rows) // 2 :]
     slope = np.polyfit(np.log([r[0] for r in top]), np.log([r[1] for r in top]), 1)[0]
     return rows, slope
 
@@ -62,19 +63,23 @@ def main():
         base = dict(E=64, L=32, n=256)
         axes = dict(n=[64, 128, 256, 512, 1024], L=[8, 16, 32, 64, 128], E=[16, 32, 64, 128, 256])
     expected = {("jac", "n"): 3, ("jac", "L"): 1, ("jac", "E"): 1, ("flow", "n"): 2, ("flow", "L"): 1, ("flow", "E"): 1}
-    lines = [header("Scaling: time against width n, depth L, ensemble size E"),
-             f"base E={base['E']}, L={base['L']}, n={base['n']}; fit over the upper half of each sweep\n",
-             "| workload | axis | sizes | median time (s) | compile (s) | GFLOP/s at largest | fitted exponent | op-count exponent | within 20% |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        header("Scaling: time against width n, depth L, ensemble size E"),
+        f"base E={base['E']}, L={base['L']}, n={base['n']}; fit over the upper half of each sweep\n",
+        "| workload | axis | sizes | median time (s) | compile (s) | GFLOP/s at largest | fitted exponent | op-count exponent | within 20% |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for kind in ("jac", "flow"):
         for axis, sizes in axes.items():
             rows, slope = sweep(kind, axis, sizes, base, a.repeats)
             exp = expected[(kind, axis)]
             ok = abs(slope - exp) <= 0.2 * exp
             gflops = rows[-1][3] / rows[-1][1] / 1e9
-            lines.append(f"| {kind} | {axis} | {','.join(str(r[0]) for r in rows)} | "
-                         f"{', '.join(f'{r[1]:.3g}' for r in rows)} | {max(r[2] for r in rows):.2g} | {gflops:.1f} | "
-                         f"{slope:.2f} | {exp} | {'yes' if ok else 'no'} |")
+            lines.append(
+                f"| {kind} | {axis} | {','.join(str(r[0]) for r in rows)} | "
+                f"{', '.join(f'{r[1]:.3g}' for r in rows)} | {max(r[2] for r in rows):.2g} | {gflops:.1f} | "
+                f"{slope:.2f} | {exp} | {'yes' if ok else 'no'} |"
+            )
             print(lines[-1], flush=True)
     text = "\n".join(lines)
     print(text)

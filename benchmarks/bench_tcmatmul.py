@@ -12,6 +12,7 @@ shape. Rows: the batched 256³ matmul alone, then the whole W1, for several kern
 Outcome on an H100 (RESULTS.md): the kernel is float32-accurate but slower than cuBLAS's
 float32 GEMM at this shape, so vgtheory does not use it; it stays here as the experiment.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,16 @@ def on_cuda() -> bool:
 
 
 @functools.partial(jax.jit, static_argnames=("block", "num_warps", "num_stages", "interpret", "kernel"))
-def tc_matmul(a: Float[Array, "*b m k"], b: Float[Array, "*b k n"], *, block: tuple = (64, 64, 32),
-              num_warps: int = 4, num_stages: int = 3, interpret: bool = False,
-              kernel: bool | None = None) -> Float[Array, "*b m n"]:
+def tc_matmul(
+    a: Float[Array, "*b m k"],
+    b: Float[Array, "*b k n"],
+    *,
+    block: tuple = (64, 64, 32),
+    num_warps: int = 4,
+    num_stages: int = 3,
+    interpret: bool = False,
+    kernel: bool | None = None,
+) -> Float[Array, "*b m n"]:
     """``a @ b`` for float32 stacks, float32-accurate, on tensor cores where available.
 
     Args:
@@ -80,8 +88,9 @@ def tc_matmul(a: Float[Array, "*b m k"], b: Float[Array, "*b k n"], *, block: tu
     if a.dtype != jnp.float32 or b.dtype != jnp.float32:
         raise TypeError(f"a, b: expected float32 arrays, got {a.dtype} and {b.dtype}.")
     if a.ndim < 2 or a.shape[:-2] != b.shape[:-2] or a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"a, b: expected [..., m, k] and [..., k, n] with equal leading shapes, "
-                         f"got {a.shape} and {b.shape}.")
+        raise ValueError(
+            f"a, b: expected [..., m, k] and [..., k, n] with equal leading shapes, got {a.shape} and {b.shape}."
+        )
     bm, bn, bk = block
     (m, k), n = a.shape[-2:], b.shape[-1]
     use = (on_cuda() or interpret) if kernel is None else kernel
@@ -99,17 +108,28 @@ def tc_matmul(a: Float[Array, "*b m k"], b: Float[Array, "*b k n"], *, block: tu
         functools.partial(_kernel, bk=bk, precision=jax.lax.Precision.HIGHEST if interpret else _X3),
         out_shape=jax.ShapeDtypeStruct((a3.shape[0], m, n), jnp.float32),
         grid=(a3.shape[0], m // bm, n // bn),
-        in_specs=[P.BlockSpec((None, bm, k), lambda z, i, j: (z, i, 0)),
-                  P.BlockSpec((None, k, bn), lambda z, i, j: (z, 0, j))],
+        in_specs=[
+            P.BlockSpec((None, bm, k), lambda z, i, j: (z, i, 0)),
+            P.BlockSpec((None, k, bn), lambda z, i, j: (z, 0, j)),
+        ],
         out_specs=P.BlockSpec((None, bm, bn), lambda z, i, j: (z, i, j)),
-        interpret=interpret, **params,
+        interpret=interpret,
+        **params,
     )(a3, b3)
     return out.reshape((*lead, m, n))
 
 
 # ---------------------------------------------------------------------------------------------
-CONFIGS = [(64, 64, 32, 4, 3), (64, 64, 64, 4, 3), (128, 128, 32, 8, 3), (128, 64, 32, 4, 3),
-           (64, 128, 32, 4, 3), (128, 128, 64, 8, 2), (64, 64, 32, 4, 4), (128, 128, 32, 4, 3)]
+CONFIGS = [
+    (64, 64, 32, 4, 3),
+    (64, 64, 64, 4, 3),
+    (128, 128, 32, 8, 3),
+    (128, 64, 32, 4, 3),
+    (64, 128, 32, 4, 3),
+    (128, 128, 64, 8, 2),
+    (64, 64, 32, 4, 4),
+    (128, 128, 32, 4, 3),
+]
 
 
 def rel(x, ref):
@@ -141,16 +161,30 @@ def main():
     B = (jax.random.normal(jax.random.key(2), (E, n, n)) / np.sqrt(n)).astype(jnp.float32)
     ref = np.matmul(np.asarray(A, np.float64), np.asarray(B, np.float64))
     flops = E * 2 * n**3
-    cands = [("batched matmul, highest", lambda x, y: jnp.matmul(x, y, precision=HI)),
-             ("batched matmul, XLA TF32_TF32_F32_X3",
-              lambda x, y: jnp.matmul(x, y, precision=jax.lax.DotAlgorithmPreset.TF32_TF32_F32_X3))]
-    cands += [(f"batched matmul, Pallas 3×TF32 {c}", (lambda c: lambda x, y: tc_matmul(
-        x, y, block=c[:3], num_warps=c[3], num_stages=c[4], interpret=interp))(c)) for c in configs]
+    cands = [
+        ("batched matmul, highest", lambda x, y: jnp.matmul(x, y, precision=HI)),
+        (
+            "batched matmul, XLA TF32_TF32_F32_X3",
+            lambda x, y: jnp.matmul(x, y, precision=jax.lax.DotAlgorithmPreset.TF32_TF32_F32_X3),
+        ),
+    ]
+    cands += [
+        (
+            f"batched matmul, Pallas 3×TF32 {c}",
+            (lambda c: lambda x, y: tc_matmul(x, y, block=c[:3], num_warps=c[3], num_stages=c[4], interpret=interp))(c),
+        )
+        for c in configs
+    ]
     for name, f in cands:
         try:
             out, t, comp = timed(jax.jit(f), A, B, repeats=a.repeats)
-            show(name, f"{t * 1e3:.3f} ms", f"err {rel(out, ref):.1e}", f"{flops / t / peak:.0%} of fp32 peak",
-                 f"compile {comp:.2f} s")
+            show(
+                name,
+                f"{t * 1e3:.3f} ms",
+                f"err {rel(out, ref):.1e}",
+                f"{flops / t / peak:.0%} of fp32 peak",
+                f"compile {comp:.2f} s",
+            )
         except Exception as e:  # noqa: BLE001 — report and go on
             show(name, "failed", f"{type(e).__name__}: {str(e)[:200]}")
 
@@ -170,23 +204,36 @@ def main():
             js = jax.vmap(lambda p, x: vg.layer_jacobians(p, x, act))(p, x)  # [E, L, n, n]
             mm = lambda u, v: tc_matmul(u, v, block=c[:3], num_warps=c[3], num_stages=c[4], interpret=interp)
             return jax.lax.scan(lambda J, M: (mm(M, J), None), js[:, 0], jnp.swapaxes(js[:, 1:], 0, 1))[0]
+
         return f
 
-    w1 = [("W1 vmap(jacfwd), highest", jax.vmap(lambda p, x: vg.input_jacobian(
-              lambda z: vg.mlp_apply(p, z, act), x, mode="fwd"))),
-          ("W1 vg.mlp_jacobian, highest", lib("highest"))]
+    w1 = [
+        (
+            "W1 vmap(jacfwd), highest",
+            jax.vmap(lambda p, x: vg.input_jacobian(lambda z: vg.mlp_apply(p, z, act), x, mode="fwd")),
+        ),
+        ("W1 vg.mlp_jacobian, highest", lib("highest")),
+    ]
     w1 += [(f"W1 chain, Pallas 3×TF32 {c}", batched(c)) for c in configs]
     for name, f in w1:
         try:
             out, t, comp = timed(jax.jit(f), params, x, repeats=a.repeats)
-            show(name, f"{t * 1e3:.3f} ms", f"err {rel(out, J64):.1e}", f"{jflops / t / peak:.0%} of fp32 peak",
-                 f"compile {comp:.2f} s")
+            show(
+                name,
+                f"{t * 1e3:.3f} ms",
+                f"err {rel(out, J64):.1e}",
+                f"{jflops / t / peak:.0%} of fp32 peak",
+                f"compile {comp:.2f} s",
+            )
         except Exception as e:  # noqa: BLE001
             show(name, "failed", f"{type(e).__name__}: {str(e)[:200]}")
 
-    lines = [header(f"W1 on tensor cores: {E} tanh MLPs, depth {L}, width {n}; fused 3×TF32 (Pallas)"),
-             "tiles: (bm, bn, bk, warps, stages); err: max over nets of ‖J − J64‖_F/‖J64‖_F\n",
-             "| row | time | error | fraction of the float32 peak | compile |", "|---|---|---|---|---|"]
+    lines = [
+        header(f"W1 on tensor cores: {E} tanh MLPs, depth {L}, width {n}; fused 3×TF32 (Pallas)"),
+        "tiles: (bm, bn, bk, warps, stages); err: max over nets of ‖J − J64‖_F/‖J64‖_F\n",
+        "| row | time | error | fraction of the float32 peak | compile |",
+        "|---|---|---|---|---|",
+    ]
     lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in rows]
     text = "\n".join(lines)
     print(text)

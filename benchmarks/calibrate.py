@@ -54,6 +54,7 @@ near-deterministic quantities with known means through ``Comparison.from_ensembl
 Per-seed results stream to ``--json`` (default ``calibration.json`` beside ``--out``) as
 they finish; a rerun with the same file skips the claims/seeds it already holds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -156,10 +157,23 @@ def claim_verdict(rows: list[dict], error: str | None, k: float) -> str:
 
 # ----------------------------------------------------------------------------- running
 def _rows(result) -> list[dict]:
-    return [dict(label=c.label, prediction=c.prediction, estimate=c.estimate, se=c.se, n=c.n,
-                 planted=c.planted, bias=c.bias, rtol=c.rtol, kind=c.kind, skewness=c.skewness, caveat=c.caveat,
-                 kurtosis=c.kurtosis)
-            for c in result.comparisons]
+    return [
+        dict(
+            label=c.label,
+            prediction=c.prediction,
+            estimate=c.estimate,
+            se=c.se,
+            n=c.n,
+            planted=c.planted,
+            bias=c.bias,
+            rtol=c.rtol,
+            kind=c.kind,
+            skewness=c.skewness,
+            caveat=c.caveat,
+            kurtosis=c.kurtosis,
+        )
+        for c in result.comparisons
+    ]
 
 
 def _save(path, state):
@@ -228,8 +242,7 @@ def collect(args) -> dict:
             r = run_claim(c, claim_key(seed, c.id), False)
             entry["seeds"][str(seed)] = {"rows": _rows(r), "error": r.error}
             _save(args.json, state)
-        print(f"calibrated {c.id}: {args.seeds} seeds in {time.perf_counter() - t0:.0f}s", file=sys.stderr,
-              flush=True)
+        print(f"calibrated {c.id}: {args.seeds} seeds in {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     return state
 
 
@@ -238,9 +251,12 @@ def _commit() -> str:
 
     try:
         root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-        h = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "vgtheory"], cwd=root, capture_output=True,
-                               text=True).stdout.strip()
+        h = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "vgtheory"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
         return h + ("+uncommitted changes in vgtheory/" if dirty else "")
     except OSError:
         return "unknown"
@@ -273,10 +289,20 @@ def analyse(cid: str, entry: dict, k: float, n_seeds: int) -> dict:
     rows = seeds[0]["rows"] if seeds else []
     mc = [i for i, r in enumerate(rows) if r["se"] > 0]
     nominal = sum(row_nominal(rows[i]["kind"], rows[i]["se"], k) for i in mc)
-    out = dict(id=cid, n=n, expected=expected, bad=bad, inconclusive=inconc, errors=errors, rows=nrows,
-               mc_rows=len(mc), nominal=nominal, ci=clopper_pearson(bad, n) if n else (0, 1),
-               p_tail=binom_tail(bad, n, nominal) if (n and expected) else float("nan"),
-               row_nominal=row_nominal("equal", 1.0, k))
+    out = dict(
+        id=cid,
+        n=n,
+        expected=expected,
+        bad=bad,
+        inconclusive=inconc,
+        errors=errors,
+        rows=nrows,
+        mc_rows=len(mc),
+        nominal=nominal,
+        ci=clopper_pearson(bad, n) if n else (0, 1),
+        p_tail=binom_tail(bad, n, nominal) if (n and expected) else float("nan"),
+        row_nominal=row_nominal("equal", 1.0, k),
+    )
     # per-row statistics (rows are matched by position; labels are checked)
     per_row = []
     for i, r0 in enumerate(rows):
@@ -298,9 +324,21 @@ def analyse(cid: str, entry: dict, k: float, n_seeds: int) -> dict:
             zsd = math.sqrt(sum((x - em) ** 2 for x in est) / (len(est) - 1)) / math.sqrt(sum(se2) / len(se2))
         else:
             zsd = float("nan")
-        per_row.append(dict(label=r0["label"], kind=r0["kind"], scale=log_scale(r0["label"]) or "lin", exact=r0["se"] == 0, refuted=refuted, n=len(same),
-                            z_mean=zm, z_sd=zsd, max_usage=max(usage) if usage else float("nan"), power=power,
-                            planted_rejected=sum(not holds(r, k, r["planted"]) for r in same) / max(len(same), 1)))
+        per_row.append(
+            dict(
+                label=r0["label"],
+                kind=r0["kind"],
+                scale=log_scale(r0["label"]) or "lin",
+                exact=r0["se"] == 0,
+                refuted=refuted,
+                n=len(same),
+                z_mean=zm,
+                z_sd=zsd,
+                max_usage=max(usage) if usage else float("nan"),
+                power=power,
+                planted_rejected=sum(not holds(r, k, r["planted"]) for r in same) / max(len(same), 1),
+            )
+        )
     out["per_row"] = per_row
     # claim-level power: every row perturbed (same sign for all two-sided rows)
     out["power"] = {}
@@ -321,8 +359,9 @@ def analyse(cid: str, entry: dict, k: float, n_seeds: int) -> dict:
     mcr = [p for p in per_row if not p["exact"]]
     out["weakest"] = {e: min((p["power"][e] for p in mcr), default=float("nan")) for e in ERRORS}
     # z spread only where it means something: two-sided rows (a bound far from tight has a huge z)
-    out["z_sd_max"] = max((p["z_sd"] for p in mcr if p["kind"] == "equal" and math.isfinite(p["z_sd"])),
-                          default=float("nan"))
+    out["z_sd_max"] = max(
+        (p["z_sd"] for p in mcr if p["kind"] == "equal" and math.isfinite(p["z_sd"])), default=float("nan")
+    )
     out["usage_max"] = max((p["max_usage"] for p in mcr if math.isfinite(p["max_usage"])), default=float("nan"))
     out["exceeds"] = bool(expected and n and out["p_tail"] < 0.05)
     return out
@@ -384,8 +423,10 @@ def render(state: dict) -> str:
             entry = dict(entry, skipped=f"{warm:.1f} s per seed in quick mode on this CPU")
         if entry.get("skipped"):
             skipped.append(cid)
-            lines.append(f"| {cid} | {exp} | — | {timing.get('rows', '—')} | not calibrated here: "
-                         f"{entry['skipped']} | | | | | | | | | | | {_f(warm, 1)} |")
+            lines.append(
+                f"| {cid} | {exp} | — | {timing.get('rows', '—')} | not calibrated here: "
+                f"{entry['skipped']} | | | | | | | | | | | {_f(warm, 1)} |"
+            )
             continue
         a = analyse(cid, entry, k, n_seeds)
         if a["n"] == 0:
@@ -401,26 +442,44 @@ def render(state: dict) -> str:
             f"| {cid} | {exp} | {a['n']} | {a['rows']} ({a['mc_rows']}) | {fa} | [{a['ci'][0]:.3f}, {a['ci'][1]:.3f}] | "
             f"{nom} | {_f(a['p_tail'], 3)} | {a['inconclusive']} | {_f(a['z_sd_max'])} | {_f(a['usage_max'])} | "
             + " | ".join(_f(a["power"][e]) for e in ERRORS)
-            + f" | {'/'.join(_f(w[e]) for e in ERRORS) if a['mc_rows'] else 'exact'} | {_f(warm, 1)} |")
+            + f" | {'/'.join(_f(w[e]) for e in ERRORS) if a['mc_rows'] else 'exact'} | {_f(warm, 1)} |"
+        )
         details.append((cid, a))
         if a["mc_rows"] == 0:
             exact.append(cid)
-    lines += ["", f"{len(details)} claims calibrated, {len(skipped)} not calibrated here"
-              + (f" ({', '.join(skipped)}: too slow for this shared CPU in quick mode; the lead may run "
-                 f"`python benchmarks/calibrate.py --only {' '.join(skipped)} --m {m}` on a GPU)" if skipped else "")
-              + "." + (f" Exceeding nominal: {', '.join(exceed)}." if exceed else " None exceeds its nominal rate.")
-              + (f" Claims whose rows are all exact (se = 0): {', '.join(exact)} — a false alarm there is "
-                 "impossible by construction (a refutation would be a bug, not chance) and their power is "
-                 "deterministic." if exact else ""),
-              "", "## Per-row detail", "",
-              "| claim | row | kind | error scale | refuted | z mean | scatter/SE | tol. used | planted rejected | power 1 % | 5 % | 20 % |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        f"{len(details)} claims calibrated, {len(skipped)} not calibrated here"
+        + (
+            f" ({', '.join(skipped)}: too slow for this shared CPU in quick mode; the lead may run "
+            f"`python benchmarks/calibrate.py --only {' '.join(skipped)} --m {m}` on a GPU)"
+            if skipped
+            else ""
+        )
+        + "."
+        + (f" Exceeding nominal: {', '.join(exceed)}." if exceed else " None exceeds its nominal rate.")
+        + (
+            f" Claims whose rows are all exact (se = 0): {', '.join(exact)} — a false alarm there is "
+            "impossible by construction (a refutation would be a bug, not chance) and their power is "
+            "deterministic."
+            if exact
+            else ""
+        ),
+        "",
+        "## Per-row detail",
+        "",
+        "| claim | row | kind | error scale | refuted | z mean | scatter/SE | tol. used | planted rejected | power 1 % | 5 % | 20 % |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for cid, a in details:
         for p in a["per_row"]:
             lab = p["label"].replace("|", "\\|")
-            lines.append(f"| {cid} | {lab} | {p['kind']}{' (exact)' if p['exact'] else ''} | {p['scale']} | {p['refuted']}/{p['n']} | "
-                         f"{_f(p['z_mean'])} | {_f(p['z_sd'])} | {_f(p['max_usage'])} | {_f(p['planted_rejected'])} | "
-                         + " | ".join(_f(p["power"][e]) for e in ERRORS) + " |")
+            lines.append(
+                f"| {cid} | {lab} | {p['kind']}{' (exact)' if p['exact'] else ''} | {p['scale']} | {p['refuted']}/{p['n']} | "
+                f"{_f(p['z_mean'])} | {_f(p['z_sd'])} | {_f(p['max_usage'])} | {_f(p['planted_rejected'])} | "
+                + " | ".join(_f(p["power"][e]) for e in ERRORS)
+                + " |"
+            )
     if state.get("notes"):
         lines += ["", state["notes"].rstrip()]
     return "\n".join(lines) + "\n"
@@ -440,8 +499,12 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="per-seed results (default: calibration.json beside --out; resumable)")
     p.add_argument("--alpha", type=float, default=0.01, help="family-wise α of the default verify run")
     p.add_argument("--m", type=int, help="rows of a full default run (skips timing the unselected claims)")
-    p.add_argument("--max-seconds", type=float, default=3.0,
-                   help="skip claims whose warm quick-mode run takes longer than this per seed")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        default=3.0,
+        help="skip claims whose warm quick-mode run takes longer than this per seed",
+    )
     p.add_argument("--from-json", help="only re-render the markdown from an existing JSON")
     p.add_argument("--notes", help="a markdown file appended to the table (diagnoses, runs elsewhere)")
     args = p.parse_args(argv)

@@ -26,6 +26,7 @@ Usage::
     python benchmarks/calibrate.py --battery --seeds 200          # writes the section of docs/CALIBRATION.md
     python benchmarks/calibrate_battery.py --seeds 50 --n 400     # just print
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,7 @@ def quantities():
         "Bernoulli p=0.01": (lambda k, sh: (jax.random.uniform(k, sh, f64) < 0.01).astype(f64), 0.01, "discrete"),
         "Poisson λ=0.1": (lambda k, sh: jax.random.poisson(k, 0.1, sh).astype(f64), 0.1, "discrete"),
         "Poisson λ=1": (lambda k, sh: jax.random.poisson(k, 1.0, sh).astype(f64), 1.0, "discrete"),
-        "1 + 1e-12·N(0,1)": (lambda k, sh: 1.0 + 1e-12 * jax.random.normal(k, sh, f64), 1.0,
-                             "near-deterministic"),
+        "1 + 1e-12·N(0,1)": (lambda k, sh: 1.0 + 1e-12 * jax.random.normal(k, sh, f64), 1.0, "near-deterministic"),
     }
 
 
@@ -94,14 +94,29 @@ def run(seeds: int, sizes: list[int], ks: list[float], only: list[str] | None = 
             for k in ks:
                 v = [c.verdict(k) for c in rows]
                 plug = [Comparison(c.label, c.prediction, c.estimate, c.se, c.n, c.planted).verdict(k) for c in rows]
-                power = [dataclasses.replace(c, prediction=mu * (1 + s)).verdict(k) == "refuted"
-                         for c in rows for s in (0.2, -0.2)]
-                out.append(dict(name=name, family=family, n=n, seeds=seeds, k=k, mu=mu,
-                                refuted=v.count("refuted"), inconclusive=v.count("inconclusive"),
-                                untrusted=sum(bool(c.reason(k)) for c in rows),
-                                confirmed=v.count("confirmed"), plugin_refuted=plug.count("refuted"),
-                                power=sum(power) / len(power), seconds=time.perf_counter() - t0,
-                                skew_median=sorted(c.skewness for c in rows)[seeds // 2]))
+                power = [
+                    dataclasses.replace(c, prediction=mu * (1 + s)).verdict(k) == "refuted"
+                    for c in rows
+                    for s in (0.2, -0.2)
+                ]
+                out.append(
+                    dict(
+                        name=name,
+                        family=family,
+                        n=n,
+                        seeds=seeds,
+                        k=k,
+                        mu=mu,
+                        refuted=v.count("refuted"),
+                        inconclusive=v.count("inconclusive"),
+                        untrusted=sum(bool(c.reason(k)) for c in rows),
+                        confirmed=v.count("confirmed"),
+                        plugin_refuted=plug.count("refuted"),
+                        power=sum(power) / len(power),
+                        seconds=time.perf_counter() - t0,
+                        skew_median=sorted(c.skewness for c in rows)[seeds // 2],
+                    )
+                )
             print(f"{name} n={n}: {time.perf_counter() - t0:.1f}s", file=sys.stderr, flush=True)
     return out
 
@@ -109,27 +124,35 @@ def run(seeds: int, sizes: list[int], ks: list[float], only: list[str] | None = 
 def render(results: list[dict], command: str) -> str:
     from calibrate import binom_tail, normal_sf
 
-    lines = [BEGIN, "", "## Battery: quantities with known means, through `Comparison.from_ensemble`", "",
-             f"Produced by `{command}` (see the docstring of `benchmarks/calibrate_battery.py`). Each row: "
-             "`seeds` independent ensembles of n members (float64), each judged against the true mean by "
-             "`Comparison.verdict` at threshold k; k = 2.576 is one row at α = 0.01 (where false alarms are "
-             "frequent enough to count), the larger k is that of a default `vgtheory verify` run. *nominal* = "
-             "2(1 − Φ(k)) per row; *p(≥x)* = binomial probability of at least the observed false alarms at "
-             "nominal (< 0.05: **exceeds**); *plug-in* = false alarms of mean ± k·SE without the CLT check "
-             "(the rule before issue 13); *CLT untrusted* = rows `Comparison.reason` declares untestable; "
-             "*inconclusive* = those plus rows without power against the planted 1.2μ; *median skew* = median "
-             "sample skewness over seeds.", "",
-             "| quantity | family | n | k | seeds | false alarms | nominal | p(≥x) | plug-in false alarms | "
-             "CLT untrusted | inconclusive | power 20 % | median skew |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        BEGIN,
+        "",
+        "## Battery: quantities with known means, through `Comparison.from_ensemble`",
+        "",
+        f"Produced by `{command}` (see the docstring of `benchmarks/calibrate_battery.py`). Each row: "
+        "`seeds` independent ensembles of n members (float64), each judged against the true mean by "
+        "`Comparison.verdict` at threshold k; k = 2.576 is one row at α = 0.01 (where false alarms are "
+        "frequent enough to count), the larger k is that of a default `vgtheory verify` run. *nominal* = "
+        "2(1 − Φ(k)) per row; *p(≥x)* = binomial probability of at least the observed false alarms at "
+        "nominal (< 0.05: **exceeds**); *plug-in* = false alarms of mean ± k·SE without the CLT check "
+        "(the rule before issue 13); *CLT untrusted* = rows `Comparison.reason` declares untestable; "
+        "*inconclusive* = those plus rows without power against the planted 1.2μ; *median skew* = median "
+        "sample skewness over seeds.",
+        "",
+        "| quantity | family | n | k | seeds | false alarms | nominal | p(≥x) | plug-in false alarms | "
+        "CLT untrusted | inconclusive | power 20 % | median skew |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         nom = 2 * normal_sf(r["k"])
         p = binom_tail(r["refuted"], r["seeds"], nom)
-        lines.append(f"| {r['name']} | {r['family']} | {r['n']} | {r['k']:.3f} | {r['seeds']} | "
-                     f"{r['refuted']}/{r['seeds']}{' **exceeds**' if p < 0.05 else ''} | {nom:.1e} | {p:.3f} | "
-                     f"{r['plugin_refuted']}/{r['seeds']} | {r['untrusted']}/{r['seeds']} | "
-                     f"{r['inconclusive']}/{r['seeds']} | {r['power']:.2f} | "
-                     f"{r['skew_median']:.2f} |")
+        lines.append(
+            f"| {r['name']} | {r['family']} | {r['n']} | {r['k']:.3f} | {r['seeds']} | "
+            f"{r['refuted']}/{r['seeds']}{' **exceeds**' if p < 0.05 else ''} | {nom:.1e} | {p:.3f} | "
+            f"{r['plugin_refuted']}/{r['seeds']} | {r['untrusted']}/{r['seeds']} | "
+            f"{r['inconclusive']}/{r['seeds']} | {r['power']:.2f} | "
+            f"{r['skew_median']:.2f} |"
+        )
     lines += ["", END]
     return "\n".join(lines) + "\n"
 
@@ -138,7 +161,7 @@ def write_section(path: str, section: str) -> None:
     """Replaces the battery section of ``path`` (or appends it); the claim tables stay as they are."""
     text = open(path).read() if os.path.exists(path) else ""
     if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1 :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
     with open(path, "w") as f:
@@ -160,7 +183,8 @@ def main(argv=None) -> int:
     ks = args.k or [2.576, bonferroni_k(0.01, args.m)]
     results = run(args.seeds, args.n, ks, args.only)
     command = "python benchmarks/calibrate.py --battery " + " ".join(
-        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--battery")
+        a for a in (argv if argv is not None else sys.argv[1:]) if a != "--battery"
+    )
     section = render(results, command.strip())
     print(section)
     if args.out:

@@ -35,6 +35,7 @@ Usage::
 ``--quick`` runs two sizes with four draws (a smoke test, seconds); the recorded constants
 come from the default settings (see the table in the claim notes).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,6 +81,7 @@ def fit_l7(sizes, draws, t=1000, warm=200, min_fit=128):
         mf = float(rnn_mean_field_exponent(g))
         ys, ses = [], []
         for n in sizes:
+
             def one(k):
                 kw, kh = jax.random.split(k)
                 w = recurrent_matrix(kw, n, gain=g, dtype=jnp.float64)
@@ -93,9 +95,23 @@ def fit_l7(sizes, draws, t=1000, warm=200, min_fit=128):
         beta, sb, chi = wls(np.stack([np.ones_like(ns), 1 / ns], 1), ys, ses)
         big = ns >= min_fit  # below N = 128 the 1/N form fails (g = 2, N = 64: χ²/dof 4.6)
         b1, sb1, chi1 = wls((1 / ns[big])[:, None], ys[big] - mf, ses[big])
-        out.append(dict(g=g, mf=mf, sizes=list(sizes), means=ys.tolist(), ses=ses.tolist(),
-                        a=beta[0], a_se=sb[0], b=beta[1], b_se=sb[1], chi2=chi,
-                        b_fixed=b1[0], b_fixed_se=sb1[0], chi2_fixed=chi1))
+        out.append(
+            dict(
+                g=g,
+                mf=mf,
+                sizes=list(sizes),
+                means=ys.tolist(),
+                ses=ses.tolist(),
+                a=beta[0],
+                a_se=sb[0],
+                b=beta[1],
+                b_se=sb[1],
+                chi2=chi,
+                b_fixed=b1[0],
+                b_fixed_se=sb1[0],
+                chi2_fixed=chi1,
+            )
+        )
     return out
 
 
@@ -108,14 +124,28 @@ def fit_l6(widths, batches, draws, depth=20, skip=4):
         for n in widths:
             for b in batches:
                 f = jax.jit(jax.vmap(lambda k: _l6_slope(k, act, n, b, depth, skip)))
-                s = np.asarray(f(jax.random.split(jax.random.fold_in(jax.random.fold_in(KEY, 7 + i), n * 1000 + b),
-                                                  draws)), np.float64)
+                s = np.asarray(
+                    f(jax.random.split(jax.random.fold_in(jax.random.fold_in(KEY, 7 + i), n * 1000 + b), draws)),
+                    np.float64,
+                )
                 rows.append((n, b, s.mean(), s.std(ddof=1) / math.sqrt(draws)))
         r = np.asarray(rows)
         x = np.stack([np.ones(len(r)), 1 / r[:, 0], 1 / r[:, 1]], 1)
         beta, sb, chi = wls(x, r[:, 2], r[:, 3])
-        out.append(dict(act=name, mf=math.log(bn_gradient_rate(act)), rows=rows, a=beta[0], a_se=sb[0],
-                        b=beta[1], b_se=sb[1], c=beta[2], c_se=sb[2], chi2=chi))
+        out.append(
+            dict(
+                act=name,
+                mf=math.log(bn_gradient_rate(act)),
+                rows=rows,
+                a=beta[0],
+                a_se=sb[0],
+                b=beta[1],
+                b_se=sb[1],
+                c=beta[2],
+                c_se=sb[2],
+                chi2=chi,
+            )
+        )
     return out
 
 
@@ -146,13 +176,24 @@ def fit_l6_tanh(widths, batches, draws, depth=32):
     for n in widths:
         for b in batches:
             f = jax.jit(jax.vmap(lambda k: _l6_layers(k, act, n, b, depth)))
-            d = np.asarray(f(jax.random.split(jax.random.fold_in(jax.random.fold_in(KEY, 11), n * 1000 + b),
-                                              draws)), np.float64)
+            d = np.asarray(
+                f(jax.random.split(jax.random.fold_in(jax.random.fold_in(KEY, 11), n * 1000 + b), draws)), np.float64
+            )
             r = bn_saturation_derivative(act, n, b, depth)
             for lo, hi in L6_WINDOWS:
                 y = d[:, lo:hi].mean(1) - mf
-                pts.append((n, b, lo, hi, y.mean(), y.std(ddof=1) / math.sqrt(draws),
-                            r.kappa[lo:hi].mean(), r.nu[lo:hi].mean()))
+                pts.append(
+                    (
+                        n,
+                        b,
+                        lo,
+                        hi,
+                        y.mean(),
+                        y.std(ddof=1) / math.sqrt(draws),
+                        r.kappa[lo:hi].mean(),
+                        r.nu[lo:hi].mean(),
+                    )
+                )
     a = np.asarray(pts)
     x = np.stack([1 / a[:, 1], a[:, 6] / a[:, 0], a[:, 7] / a[:, 0]], 1)
     beta, sb, chi = wls(x, a[:, 4], a[:, 5])
@@ -171,26 +212,34 @@ def main():
     if "l7" in a.only:
         sizes = (64, 128) if a.quick else (64, 128, 256, 512)
         for r in fit_l7(sizes, 4 if a.quick else a.draws):
-            print(f"L7 g={r['g']}: MF={r['mf']:.5f}; λ(N) " + ", ".join(
-                f"N={n}: {m:.5f}±{s:.5f}" for n, m, s in zip(r["sizes"], r["means"], r["ses"])))
-            print(f"   free fit a={r['a']:.5f}±{r['a_se']:.5f} (MF {r['mf']:.5f}), b={r['b']:.3f}±{r['b_se']:.3f}, "
-                  f"χ²/dof={r['chi2']:.2f}; a fixed at MF: b={r['b_fixed']:.3f}±{r['b_fixed_se']:.3f}, "
-                  f"χ²/dof={r['chi2_fixed']:.2f}")
+            print(
+                f"L7 g={r['g']}: MF={r['mf']:.5f}; λ(N) "
+                + ", ".join(f"N={n}: {m:.5f}±{s:.5f}" for n, m, s in zip(r["sizes"], r["means"], r["ses"]))
+            )
+            print(
+                f"   free fit a={r['a']:.5f}±{r['a_se']:.5f} (MF {r['mf']:.5f}), b={r['b']:.3f}±{r['b_se']:.3f}, "
+                f"χ²/dof={r['chi2']:.2f}; a fixed at MF: b={r['b_fixed']:.3f}±{r['b_fixed_se']:.3f}, "
+                f"χ²/dof={r['chi2_fixed']:.2f}"
+            )
     if "l6" in a.only:
         widths, batches = ((128, 256), (32, 128)) if a.quick else ((128, 256, 512), (32, 64, 128, 256))
         for r in fit_l6(widths, batches, 4 if a.quick else a.draws):
             print(f"L6 {r['act']}: log λ_MF={r['mf']:.5f}")
             for n, b, m, s in r["rows"]:
                 print(f"   n={int(n)} B={int(b)}: {m:.5f}±{s:.5f}")
-            print(f"   fit a={r['a']:.5f}±{r['a_se']:.5f}, b={r['b']:.3f}±{r['b_se']:.3f} (/n), "
-                  f"c={r['c']:.3f}±{r['c_se']:.3f} (/B), χ²/dof={r['chi2']:.2f}")
+            print(
+                f"   fit a={r['a']:.5f}±{r['a_se']:.5f}, b={r['b']:.3f}±{r['b_se']:.3f} (/n), "
+                f"c={r['c']:.3f}±{r['c_se']:.3f} (/B), χ²/dof={r['chi2']:.2f}"
+            )
     if "l6tanh" in a.only:
         widths, batches = ((128, 256), (64, 128)) if a.quick else ((128, 256, 512), (64, 128, 256))
         r = fit_l6_tanh(widths, batches, 4 if a.quick else a.draws)
         print(f"L6 tanh per window: log λ_MF={r['mf']:.5f}")
         for n, b, lo, hi, y, s, k, nu in r["pts"]:
-            print(f"   n={int(n)} B={int(b)} layers {int(lo) + 1}–{int(hi)}: rate − MF = {y:+.5f}±{s:.5f}"
-                  f"  (κ̄={k:.2f}, ν̄={nu:.2f})")
+            print(
+                f"   n={int(n)} B={int(b)} layers {int(lo) + 1}–{int(hi)}: rate − MF = {y:+.5f}±{s:.5f}"
+                f"  (κ̄={k:.2f}, ν̄={nu:.2f})"
+            )
         (cb, ck, cn), (sb, sk, sn) = r["beta"], r["se"]
         print(f"   fit c_B={cb:.3f}±{sb:.3f}, c_κ={ck:.3f}±{sk:.3f}, c_ν={cn:.3f}±{sn:.3f}, χ²/dof={r['chi2']:.2f}")
         print("   cov:", np.array2string(r["cov"], precision=6))

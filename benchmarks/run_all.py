@@ -6,6 +6,7 @@
 
 A script that fails or runs past its limit is reported and the others still run.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -6,6 +6,7 @@ The model (``nn.RNN`` over an ``nn.LSTMCell``, Dense readout of the last state) 
 per-module gradient flow; the cell alone, with its ``(c, h)`` carry and Gaussian inputs,
 gives the Lyapunov spectrum and the BPTT gradient norms against T − t.
 """
+
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
@@ -32,8 +33,7 @@ def make(smoke: bool = False) -> vg.Problem:
     def step(params, carry, x):
         return cell.apply(params, carry, x)[0]
 
-    rec = vg.Recurrent(step, init=lambda key: cell.init(key, carry, inputs[0]), h0=carry, inputs=inputs,
-                       steps=steps)
+    rec = vg.Recurrent(step, init=lambda key: cell.init(key, carry, inputs[0]), h0=carry, inputs=inputs, steps=steps)
     return vg.Problem(SeqModel(hidden), xs, recurrent=rec, name=f"Flax LSTMCell, N = {hidden}")
 
 

@@ -5,6 +5,7 @@
 Conv–ReLU blocks (He init) then a Dense readout; cross-entropy on random labels; SGD for the
 sharpness-vs-2/η run.
 """
+
 import jax
 import jax.numpy as jnp
 import flax.linen as nn
@@ -31,8 +32,15 @@ def make(smoke: bool = False) -> vg.Problem:
 
     def loss(logits):
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
-    return vg.Problem(CNN(blocks=blocks), x, loss=loss, optimizer=optax.sgd(0.1), learning_rate=0.1,
-                      name=f"linen CNN, {blocks} conv blocks")
+
+    return vg.Problem(
+        CNN(blocks=blocks),
+        x,
+        loss=loss,
+        optimizer=optax.sgd(0.1),
+        learning_rate=0.1,
+        name=f"linen CNN, {blocks} conv blocks",
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ as it is (pytree states are flattened internally). The largest exponent λ₁ pr
 BPTT slope: log‖∂L/∂h_t‖ changes by about λ₁ per step of T − t. Exponents at the rounding
 floor come back with ``resolved = False``.
 """
+
 import sys
 
 import jax
@@ -36,9 +37,11 @@ def main(smoke: bool) -> None:
         ly, bp = run(jax.random.key(seed))
         lag = jnp.arange(steps + 1)[::-1]
         slope = jnp.polyfit(lag[: steps // 2].astype(jnp.float32), bp.log_sq_norms[: steps // 2] / 2, 1)[0]
-        print(f"seed {seed}: status {int(ly.status)}, λ₁ = {float(ly.exponents[0]):+.4f} ± {float(ly.se[0]):.4f}, "
-              f"λ_2N = {float(ly.exponents[-1]):+.3f} (resolved: {int(ly.resolved.sum())}/{ly.resolved.size}); "
-              f"BPTT slope over the first half of T − t: {float(slope):+.4f} per step")
+        print(
+            f"seed {seed}: status {int(ly.status)}, λ₁ = {float(ly.exponents[0]):+.4f} ± {float(ly.se[0]):.4f}, "
+            f"λ_2N = {float(ly.exponents[-1]):+.3f} (resolved: {int(ly.resolved.sum())}/{ly.resolved.size}); "
+            f"BPTT slope over the first half of T − t: {float(slope):+.4f} per step"
+        )
 
 
 if __name__ == "__main__":

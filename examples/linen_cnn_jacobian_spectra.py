@@ -7,6 +7,7 @@ Jacobian of the logits with respect to one 8×8×3 image (``vg.input_jacobian``,
 ``jax.jacrev``'s), flattened to 10 × 192, and its singular values (``vg.singular_values``).
 Prints log10 σ_i as mean ± SE, for He and for a too-small init (vanishing: every σ shrinks).
 """
+
 import sys
 
 import jax

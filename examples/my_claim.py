@@ -7,14 +7,20 @@ gradient norm obeys E‖g_0‖² / ‖g_L‖² = σ^{2L} exactly, at any width. 
 net and one output cotangent; ``vg.ensemble`` streams mean ± SE; ``Comparison`` checks the
 law and must reject the planted σ^{2(L+1)}.
 """
+
 import jax
 import jax.numpy as jnp
 
 import vgtheory as vg
 
 
-@vg.claim(id="MY-LINEAR", title="Deep linear nets: E‖g_0‖²/‖g_L‖² = σ^{2L}", area="mine",
-          statement="E‖W_1ᵀ⋯W_Lᵀ g‖² / ‖g‖² = σ^{2L} for W_l ~ N(0, σ²/n)", source="examples/my_claim.py")
+@vg.claim(
+    id="MY-LINEAR",
+    title="Deep linear nets: E‖g_0‖²/‖g_L‖² = σ^{2L}",
+    area="mine",
+    statement="E‖W_1ᵀ⋯W_Lᵀ g‖² / ‖g‖² = σ^{2L} for W_l ~ N(0, σ²/n)",
+    source="examples/my_claim.py",
+)
 def linear_gradient_law(key, full):
     width, depth, sigma2 = 64, 10, 1.2
     members = 4000 if full else 1000
@@ -27,10 +33,12 @@ def linear_gradient_law(key, full):
 
         def back(g, wl):
             return jnp.matmul(wl.T, g, precision="highest"), None
+
         g0, _ = jax.lax.scan(back, g, w)
         return jnp.sum(g0**2) / jnp.sum(g_last**2)
 
     r = vg.ensemble(member, key, members)
     law = sigma2**depth
-    return [vg.Comparison("E‖g_0‖²/‖g_L‖²", prediction=law, estimate=r.mean, se=r.se, n=r.n,
-                          planted=sigma2 ** (depth + 1))]
+    return [
+        vg.Comparison("E‖g_0‖²/‖g_L‖²", prediction=law, estimate=r.mean, se=r.se, n=r.n, planted=sigma2 ** (depth + 1))
+    ]

@@ -8,6 +8,7 @@ and returns log‖∂L/∂z_m‖² per module and log‖∂L/∂θ‖² per para
 initialisations. At σ_w² = 1 (tanh, ordered phase) the squared gradient shrinks by χ₁ per
 layer, at σ_w² = 2.5 (chaotic) it grows.
 """
+
 import sys
 
 import jax
@@ -32,6 +33,7 @@ def main(smoke: bool) -> None:
     width, depth, members = (32, 6, 16) if smoke else (256, 20, 128)
     x = jax.random.normal(jax.random.key(1), (16, width))
     for sigma_w2 in (1.0, 2.5):
+
         def member(key):
             flow = vg.module_gradient_flow(MLP(width, depth, sigma_w2, rngs=nnx.Rngs(key)), x)
             return flow.activations  # {"layers/0": log‖∂L/∂z‖², ...}

@@ -8,6 +8,7 @@ sharpening) and hovers there (edge of stability, Cohen et al. 2021). At the end,
 ``vg.hessian_eigh`` gives the top-k at both ends and ``vg.hessian_trace`` the trace ± SE;
 each is checked against the dense ``jax.hessian`` when the model is small enough.
 """
+
 import sys
 
 import jax

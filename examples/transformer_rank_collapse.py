@@ -9,6 +9,7 @@ residual ‖X − 1x̄ᵀ‖/‖X‖ falls doubly exponentially. The end-to-end 
 the same: its numerical rank (singular values above the float32 rounding floor
 σ_max·ε·max(m, n)) drops, where the skip stack keeps full rank.
 """
+
 import sys
 
 import jax
@@ -59,9 +60,11 @@ def main(smoke: bool) -> None:
             return {"collapse": collapse(model.apply(v, x)), "rank": rank}
 
         r = vg.ensemble(member, jax.random.key(0), members)
-        print(f"{'with' if skip else 'without'} skips, depth {depth}: token residual "
-              f"{float(r.mean['collapse']):.2e} ± {float(r.se['collapse']):.1e}; Jacobian numerical rank "
-              f"{float(r.mean['rank']):.1f} ± {float(r.se['rank']):.1f} of {tokens * d}")
+        print(
+            f"{'with' if skip else 'without'} skips, depth {depth}: token residual "
+            f"{float(r.mean['collapse']):.2e} ± {float(r.se['collapse']):.1e}; Jacobian numerical rank "
+            f"{float(r.mean['rank']):.1f} ± {float(r.se['rank']):.1f} of {tokens * d}"
+        )
 
 
 if __name__ == "__main__":

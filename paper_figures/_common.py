@@ -5,6 +5,7 @@ float64 in JAX (as ``vgtheory verify`` does), fixes the style, and saves PNG/PDF
 no time-dependent metadata so that a full run is bit-for-bit reproducible on the same
 device and seed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,12 +27,23 @@ COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#00
 THEORY = dict(lw=1.6, alpha=0.9)
 SIM = dict(ls="none", ms=4.5, capsize=2.0, elinewidth=0.9, mew=0.9)
 
-plt.rcParams.update({
-    "figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9.5,
-    "axes.labelsize": 9, "legend.fontsize": 7.5, "legend.framealpha": 0.85,
-    "axes.grid": True, "grid.alpha": 0.25, "axes.spines.top": False, "axes.spines.right": False,
-    "svg.hashsalt": "vgtheory", "pdf.compression": 6,
-})
+plt.rcParams.update(
+    {
+        "figure.dpi": 100,
+        "savefig.dpi": 110,
+        "font.size": 9,
+        "axes.titlesize": 9.5,
+        "axes.labelsize": 9,
+        "legend.fontsize": 7.5,
+        "legend.framealpha": 0.85,
+        "axes.grid": True,
+        "grid.alpha": 0.25,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "svg.hashsalt": "vgtheory",
+        "pdf.compression": 6,
+    }
+)
 
 
 def key(seed: int):
@@ -46,8 +58,7 @@ def save(fig, out_dir: str, name: str, pdf: bool = True) -> list[str]:
     fig.savefig(paths[0], metadata={"Software": None}, bbox_inches="tight")
     if pdf:
         paths.append(os.path.join(out_dir, name + ".pdf"))
-        fig.savefig(paths[1], metadata={"CreationDate": None, "Producer": None, "Creator": None},
-                    bbox_inches="tight")
+        fig.savefig(paths[1], metadata={"CreationDate": None, "Producer": None, "Creator": None}, bbox_inches="tight")
     plt.close(fig)
     return paths
 

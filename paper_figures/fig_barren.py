@@ -7,6 +7,7 @@ simulator), sample variance ± its standard error (``vg.variance_estimate``; mar
 Theory: Var = N²/(2(N+1)(N²−1)), N = 2ⁿ ≈ 2^−(n+1) (``vg.theory.barren_plateau_variance``;
 McClean et al. 2018, claim L9).
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -38,8 +39,16 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     fig, ax = plt.subplots(figsize=(5.4, 3.8))
     ax.plot(fine, th, color=C.COLORS[0], label="2-design theory N²/(2(N+1)(N²−1)), N = 2ⁿ", **C.THEORY)
     ax.plot(fine, 2.0 ** -(fine + 1.0), color="0.5", ls=":", lw=1.0, label="2^−(n+1)")
-    C.log_errorbar(ax, qubits, var, se, color=C.COLORS[1], marker="o", mfc="none",
-                   label=f"simulation, depth {depth}, {samples} circuits each (± SE)")
+    C.log_errorbar(
+        ax,
+        qubits,
+        var,
+        se,
+        color=C.COLORS[1],
+        marker="o",
+        mfc="none",
+        label=f"simulation, depth {depth}, {samples} circuits each (± SE)",
+    )
     ax.set_yscale("log", base=2)
     ax.set_xlabel("number of qubits n")
     ax.set_ylabel("Var[∂E/∂θ]  (log₂ scale)")

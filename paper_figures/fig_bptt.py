@@ -10,6 +10,7 @@ claim S6) at the mean measured σ_max(W).
 orthogonal W, Flax LSTM with forget-gate bias 0 and 1, and Flax GRU (claims S6, S17); no
 closed form is drawn for the gated cells (S17 checks the cell path alone).
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -58,9 +59,11 @@ def _cells(key, n, t, draws):
         rnn = vg.init_rnn(kp, n, 1, init="orthogonal", dtype=jnp.float64)
         lstm = vg.init_lstm(kq, n, 1, forget_bias=bf, dtype=jnp.float64)
         gru = vg.init_gru(kq, n, 1, dtype=jnp.float64)
-        out = [vg.bptt_gradient_norms(vg.rnn_step, rnn, vg.initial_state("rnn", n, jnp.float64), xs, steps=t),
-               vg.bptt_gradient_norms(vg.lstm_step, lstm, vg.initial_state("lstm", n, jnp.float64), xs, steps=t),
-               vg.bptt_gradient_norms(vg.gru_step, gru, vg.initial_state("gru", n, jnp.float64), xs, steps=t)]
+        out = [
+            vg.bptt_gradient_norms(vg.rnn_step, rnn, vg.initial_state("rnn", n, jnp.float64), xs, steps=t),
+            vg.bptt_gradient_norms(vg.lstm_step, lstm, vg.initial_state("lstm", n, jnp.float64), xs, steps=t),
+            vg.bptt_gradient_norms(vg.gru_step, gru, vg.initial_state("gru", n, jnp.float64), xs, steps=t),
+        ]
         return jnp.stack([o.log_sq_norms / 2 for o in out])
 
     run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
@@ -80,27 +83,51 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
         col = C.COLORS[i]
         lam = float(vg.theory.rnn_mean_field_exponent(g))
         lab = f"g = {g}: mean-field slope λ_max = " + f"{lam:+.3f}".replace("-0.000", "0.000")
-        a.plot(lag, lam * lag / np.log(10), color=col, label=lab,
-               **C.THEORY)
+        a.plot(lag, lam * lag / np.log(10), color=col, label=lab, **C.THEORY)
         bound = np.asarray(vg.theory.s6_log_bound(smax[i], 1.0, lag)) / np.log(10)
         a.plot(lag, bound, color=col, ls=":", lw=1.1, label=f"g = {g}: S6 bound, σ_max(W) ≈ {smax[i]:.2f}")
-        a.errorbar(lag[sel], mean[i][sel] / np.log(10), yerr=se[i][sel] / np.log(10), color=col, marker="os^"[i],
-                   mfc="none", label=f"g = {g}: simulation (± SE)", **C.SIM)
+        a.errorbar(
+            lag[sel],
+            mean[i][sel] / np.log(10),
+            yerr=se[i][sel] / np.log(10),
+            color=col,
+            marker="os^"[i],
+            mfc="none",
+            label=f"g = {g}: simulation (± SE)",
+            **C.SIM,
+        )
     lo = min(np.min(mean) / np.log(10), -1.0) * 1.3
     a.set_ylim(lo, max(2.0, np.max(mean) / np.log(10) * 1.5 + 1))
-    a.text(0.42, 0.6, "lines: N → ∞ mean field; at finite N the exponent lies\ncloser to 0 "
-           "(finite-N shortfall ≈ 2–5/N, claim L7)", transform=a.transAxes, fontsize=6.5)
+    a.text(
+        0.42,
+        0.6,
+        "lines: N → ∞ mean field; at finite N the exponent lies\ncloser to 0 (finite-N shortfall ≈ 2–5/N, claim L7)",
+        transform=a.transAxes,
+        fontsize=6.5,
+    )
     a.set_xlabel("lag T − t (steps)")
     a.set_ylabel("log₁₀ ‖∂L/∂h_t‖ / ‖∂L/∂h_T‖")
     a.set_title(f"(a) S6: autonomous tanh RNN, N = {n}, {draws} nets")
     a.legend(loc="lower left", fontsize=6.5, ncol=1)
 
     (cm, cs) = _cells(jax.random.fold_in(key, 1), n, t, draws)
-    series = [("vanilla RNN (orthogonal W)", 0, 0), ("LSTM, forget bias 0", 0, 1), ("LSTM, forget bias 1", 1, 1),
-              ("GRU", 0, 2)]
+    series = [
+        ("vanilla RNN (orthogonal W)", 0, 0),
+        ("LSTM, forget bias 0", 0, 1),
+        ("LSTM, forget bias 1", 1, 1),
+        ("GRU", 0, 2),
+    ]
     for j, (lab, bi, ci) in enumerate(series):
-        b.errorbar(lag[sel], cm[bi, ci][sel] / np.log(10), yerr=cs[bi, ci][sel] / np.log(10), color=C.COLORS[j],
-                   marker="osD^"[j], mfc="none", label=f"{lab} (± SE)", **{**C.SIM, "ls": "-", "lw": 0.6})
+        b.errorbar(
+            lag[sel],
+            cm[bi, ci][sel] / np.log(10),
+            yerr=cs[bi, ci][sel] / np.log(10),
+            color=C.COLORS[j],
+            marker="osD^"[j],
+            mfc="none",
+            label=f"{lab} (± SE)",
+            **{**C.SIM, "ls": "-", "lw": 0.6},
+        )
     b.set_xlabel("lag T − t (steps)")
     b.set_ylabel("log₁₀ ‖∂L/∂h_t‖ / ‖∂L/∂h_T‖")
     b.set_title(f"(b) input-driven cells, N = {n}, {draws} draws (simulation only)")

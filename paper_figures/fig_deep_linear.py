@@ -5,6 +5,7 @@ cotangent per draw; the mean of ‖∂L/∂x_l‖²/‖∂L/∂x_L‖² over dra
 (``vg.gradient_flow``). Theory: ``vg.theory.linear_gradient_gain`` = σ^{2(L−l)}, exact at any
 width, vanishing (σ² < 1), stable (σ² = 1) and exploding (σ² > 1).
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -49,8 +50,16 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
         assert np.isclose(float(vg.theory.linear_gradient_gain(s2, depth)), th[-1], rtol=1e-9)
         ax.plot(fine, th, color=C.COLORS[i], label=f"σ² = {s2:g} ({names[s2]}): theory σ^(2(L−l))", **C.THEORY)
         sel = slice(None, None, every)
-        C.log_errorbar(ax, back[sel], mean[i, sel], se[i, sel], color=C.COLORS[i], marker="os^"[i],
-                       mfc="none", label=f"σ² = {s2:g}: simulation (± SE)")
+        C.log_errorbar(
+            ax,
+            back[sel],
+            mean[i, sel],
+            se[i, sel],
+            color=C.COLORS[i],
+            marker="os^"[i],
+            mfc="none",
+            label=f"σ² = {s2:g}: simulation (± SE)",
+        )
     ax.set_yscale("log")
     ax.set_xlabel("layers back-propagated, L − l")
     ax.set_ylabel("E ‖∂L/∂x_l‖² / ‖∂L/∂x_L‖²  (log scale)")

@@ -6,6 +6,7 @@ one input x ~ N(0, I) per draw, a random unit cotangent), ± one standard error,
 ∏_{k>l} σ_w² κ(q^k) with q^k the mean-field length map (``vg.theory.mean_field_gain``,
 claims S3 and its corrected twin). For square layers Xavier is σ_w² = 1 and He σ_w² = 2.
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -50,11 +51,11 @@ def _theory(sigma_w2, depth):
     def one(act, sw2):
         qs = vg.theory.q_trajectory(1.0, act, sw2, 0.0, depth)  # q^1..q^L
         logk = jnp.log(sw2 * jax.vmap(lambda q: vg.theory.kappa(act, q))(qs))
-        return jnp.concatenate([jnp.cumsum(logk[::-1])[::-1], jnp.zeros(1)]), \
-            jnp.log(vg.theory.mean_field_gain(act, sw2, 0.0, 1.0, depth))
+        return jnp.concatenate([jnp.cumsum(logk[::-1])[::-1], jnp.zeros(1)]), jnp.log(
+            vg.theory.mean_field_gain(act, sw2, 0.0, 1.0, depth)
+        )
 
-    tails, g0 = jax.jit(lambda s: tuple(jnp.stack(v) for v in zip(*[one(a, s) for a in ACTS])))(
-        jnp.float64(sigma_w2))
+    tails, g0 = jax.jit(lambda s: tuple(jnp.stack(v) for v in zip(*[one(a, s) for a in ACTS])))(jnp.float64(sigma_w2))
     tails, g0 = np.asarray(tails), np.asarray(g0)
     assert np.allclose(tails[:, 0], g0, rtol=1e-6, atol=1e-9), (tails[:, 0], g0)
     return np.exp(tails)
@@ -73,12 +74,26 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
             col = C.COLORS[i]
             ax.plot(layers, th[i], color=col, label=f"{act}: mean-field theory", **C.THEORY)
             sel = slice(None, None, every)
-            C.log_errorbar(ax, layers[sel], mean[i, sel], se[i, sel], color=col, marker="os^"[i], mfc="none",
-                           label=f"{act}: simulation (± SE)")
+            C.log_errorbar(
+                ax,
+                layers[sel],
+                mean[i, sel],
+                se[i, sel],
+                color=col,
+                marker="os^"[i],
+                mfc="none",
+                label=f"{act}: simulation (± SE)",
+            )
         ax.set_yscale("log")
         ax.set_ylim(YMIN, 1e3)
-        ax.text(0.45, 0.03, "sigmoid continues below the frame\n(theory and simulation agree there too)",
-                transform=ax.transAxes, fontsize=7, color=C.COLORS[0])
+        ax.text(
+            0.45,
+            0.03,
+            "sigmoid continues below the frame\n(theory and simulation agree there too)",
+            transform=ax.transAxes,
+            fontsize=7,
+            color=C.COLORS[0],
+        )
         ax.set_xlabel("layer l (input side = 0)")
         ax.set_title(f"{init.capitalize()} init (σ_w² = {sw2:g}), width {n}, depth {depth}, {draws} nets")
         ax.invert_xaxis()

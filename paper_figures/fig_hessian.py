@@ -9,6 +9,7 @@ against |1 − ηλ_max| (line); GD is unstable iff η > 2/λ_max (claim S7). (c
 λ_max(H) during full-batch GD for several η (markers, Lanczos every few steps), with the
 edge-of-stability level 2/η (lines; Cohen et al. 2021, claim L8).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -50,13 +51,22 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     dens = np.asarray(vg.slq_density(meas, jnp.asarray(grid), sig))
     fig, axes = plt.subplots(1, 3, figsize=(13.0, 3.8))
     a = axes[0]
-    a.plot(grid, dens, color=C.COLORS[0], label=f"SLQ ({probes} probes × {iters} Lanczos steps, σ = {sig:.2g})",
-           **C.THEORY)
+    a.plot(
+        grid, dens, color=C.COLORS[0], label=f"SLQ ({probes} probes × {iters} Lanczos steps, σ = {sig:.2g})", **C.THEORY
+    )
     edges = np.linspace(grid[0], grid[-1], 41)
     hist = np.histogram(eig, bins=edges, density=True)[0]
     mid = 0.5 * (edges[1:] + edges[:-1])
-    a.plot(mid, hist, color=C.COLORS[1], marker="o", mfc="none", ls="none", ms=4,
-           label=f"exact eigenvalues, dense H (d = {eig.size}), histogram")
+    a.plot(
+        mid,
+        hist,
+        color=C.COLORS[1],
+        marker="o",
+        mfc="none",
+        ls="none",
+        ms=4,
+        label=f"exact eigenvalues, dense H (d = {eig.size}), histogram",
+    )
     a.set_yscale("symlog", linthresh=0.01)
     a.set_xlabel("Hessian eigenvalue λ")
     a.set_ylabel("spectral density (symlog scale)")
@@ -72,8 +82,16 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     measured = np.asarray(rate(jnp.asarray(ratios * 2.0 / lam_max)))
     fine = np.linspace(ratios[0], ratios[-1], 300)
     b.plot(fine, np.abs(1.0 - 2.0 * fine), color=C.COLORS[0], label="theory |1 − ηλ_max|", **C.THEORY)
-    b.plot(ratios, measured, color=C.COLORS[1], marker="o", mfc="none", ls="none", ms=5,
-           label="GD on ½δᵀHδ (12 steps): measured")
+    b.plot(
+        ratios,
+        measured,
+        color=C.COLORS[1],
+        marker="o",
+        mfc="none",
+        ls="none",
+        ms=5,
+        label="GD on ½δᵀHδ (12 steps): measured",
+    )
     b.axhline(1.0, color="0.4", lw=0.8, ls=":")
     b.axvline(1.0, color="0.4", lw=0.8, ls="--", label=f"η = 2/λ_max = {2 / lam_max:.3f}")
     b.set_xlabel("learning rate η / (2/λ_max)")
@@ -83,9 +101,18 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
 
     c = axes[2]
     for i, eta in enumerate(etas):
-        tr = jax.jit(lambda p, k, eta=eta: vg.sharpness_trajectory(loss, p, optax.sgd(eta), steps, every, k))(params, kl)
-        c.plot(np.asarray(tr.steps), np.asarray(tr.sharpness), color=C.COLORS[i], marker="o", ms=2.5, ls="none",
-               label=f"η = {eta}: λ_max(H) (Lanczos)")
+        tr = jax.jit(lambda p, k, eta=eta: vg.sharpness_trajectory(loss, p, optax.sgd(eta), steps, every, k))(
+            params, kl
+        )
+        c.plot(
+            np.asarray(tr.steps),
+            np.asarray(tr.sharpness),
+            color=C.COLORS[i],
+            marker="o",
+            ms=2.5,
+            ls="none",
+            label=f"η = {eta}: λ_max(H) (Lanczos)",
+        )
         c.axhline(2.0 / eta, color=C.COLORS[i], label=f"η = {eta}: 2/η", **C.THEORY)
     c.set_xlabel("GD step")
     c.set_ylabel("sharpness λ_max(H)")

@@ -9,6 +9,7 @@ PPᵀ (Penson & Życzkowski 2011; Haagerup & Möller's parametrisation, whose mo
 tanh the dynamical-isometry mean and variance of the JJᵀ spectrum (Pennington, Schoenholz &
 Ganguli 2017; ``isometry_moments``) are printed beside the measured ones (claims L4, L5).
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -48,8 +49,9 @@ def _spectra(key, n, depth, draws, act, init, sw2, q0):
 
     def one(k):
         kp, kx = jax.random.split(k)
-        p = vg.init_mlp(kp, [n] * (depth + 1), init=init, sigma_w2=sw2, sigma_b2=SB2 if act != "linear" else 0.0,
-                        dtype=jnp.float64)
+        p = vg.init_mlp(
+            kp, [n] * (depth + 1), init=init, sigma_w2=sw2, sigma_b2=SB2 if act != "linear" else 0.0, dtype=jnp.float64
+        )
         x = jnp.sqrt(q0) * jax.random.normal(kx, (n,), jnp.float64)
         return vg.singular_values(vg.mlp_jacobian(p, x, act), method="svd") ** 2
 
@@ -79,16 +81,31 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     x, rho = fuss_catalan_density(depth)
     keep = np.log10(x) >= edges[0]
     x, rho = x[keep], rho[keep]
-    ax.plot(np.log10(x), x * np.log(10) * rho, color=C.COLORS[0], label=f"Gaussian: Fuss–Catalan (s = L = {depth})",
-            **C.THEORY)
+    ax.plot(
+        np.log10(x),
+        x * np.log(10) * rho,
+        color=C.COLORS[0],
+        label=f"Gaussian: Fuss–Catalan (s = L = {depth})",
+        **C.THEORY,
+    )
     m, se = _hist(lam_g, edges)
-    ax.errorbar(mid, m, yerr=se, color=C.COLORS[0], marker="o", mfc="none", label="Gaussian: simulation (± SE)", **C.SIM)
+    ax.errorbar(
+        mid, m, yerr=se, color=C.COLORS[0], marker="o", mfc="none", label="Gaussian: simulation (± SE)", **C.SIM
+    )
     ax.axvline(0.0, color=C.COLORS[1], label="orthogonal: theory λ = 1 exactly", **C.THEORY)
     m, se = _hist(lam_o, edges)
     dev = float(np.max(np.abs(lam_o - 1.0)))
-    ax.errorbar(mid, m, yerr=se, color=C.COLORS[1], marker="s", mfc="none",
-                label=f"orthogonal: simulation (± SE); max |λ − 1| = {dev:.1e},\n  all mass in the bin at 0 "
-                      f"(density {m.max():.1f}, off scale)", **C.SIM)
+    ax.errorbar(
+        mid,
+        m,
+        yerr=se,
+        color=C.COLORS[1],
+        marker="s",
+        mfc="none",
+        label=f"orthogonal: simulation (± SE); max |λ − 1| = {dev:.1e},\n  all mass in the bin at 0 "
+        f"(density {m.max():.1f}, off scale)",
+        **C.SIM,
+    )
     ax.set_ylim(-0.02, 1.6 * float(np.max(x * np.log(10) * rho)))
     ax.set_title(f"(a) linear, σ_w² = 1, depth {depth}, width {n}, {draws} nets")
 
@@ -97,10 +114,23 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
         lam = _spectra(jax.random.fold_in(key, 2 + i), n, depth, draws, "tanh", init, sw2_t, q0_t)
         th = isometry_moments(depth, init, "tanh", sw2_t, q=q_t)
         m, se = _hist(lam, edges)
-        ax.errorbar(mid, m, yerr=se, color=C.COLORS[i], marker="os"[i], mfc="none",
-                    label=f"{init}: simulation; mean {lam.mean():.3f}, var {lam.var(axis=1).mean():.3f}", **C.SIM)
-        ax.axvline(np.log10(th.mean), color=C.COLORS[i], ls="--" if i == 0 else "-.",
-                   label=f"{init}: theory mean {th.mean:.3f}, var {th.variance:.3f}", **C.THEORY)
+        ax.errorbar(
+            mid,
+            m,
+            yerr=se,
+            color=C.COLORS[i],
+            marker="os"[i],
+            mfc="none",
+            label=f"{init}: simulation; mean {lam.mean():.3f}, var {lam.var(axis=1).mean():.3f}",
+            **C.SIM,
+        )
+        ax.axvline(
+            np.log10(th.mean),
+            color=C.COLORS[i],
+            ls="--" if i == 0 else "-.",
+            label=f"{init}: theory mean {th.mean:.3f}, var {th.variance:.3f}",
+            **C.THEORY,
+        )
     ax.set_title(f"(b) tanh at criticality (σ_w² = {sw2_t:.3f}, σ_b² = {SB2}), depth {depth}")
     for ax in axes:
         ax.set_xlabel("log₁₀ λ,  λ = squared singular value of J")

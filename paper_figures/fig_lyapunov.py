@@ -9,6 +9,7 @@ transition to chaos at g = 1 (Sompolinsky, Crisanti & Sommers 1988; claim L7).
 against Newman's closed form (``vg.theory.gaussian_product_exponents``; claim L3), and the
 full spectrum of the chaotic tanh RNN at g = 2 for comparison.
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -75,8 +76,16 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     mf = np.asarray(jax.jit(jax.vmap(vg.theory.rnn_mean_field_exponent))(jnp.asarray(fine)))
     fig, (a, b) = plt.subplots(1, 2, figsize=(9.8, 3.8))
     a.plot(fine, mf, color=C.COLORS[0], label="mean field ½ log(g² E[φ'(√q* z)²])", **C.THEORY)
-    a.errorbar(gains, mean, yerr=se, color=C.COLORS[1], marker="o", mfc="none",
-               label=f"QR/Benettin, N = {n}, T = {steps} (± SE, {draws} nets)", **C.SIM)
+    a.errorbar(
+        gains,
+        mean,
+        yerr=se,
+        color=C.COLORS[1],
+        marker="o",
+        mfc="none",
+        label=f"QR/Benettin, N = {n}, T = {steps} (± SE, {draws} nets)",
+        **C.SIM,
+    )
     a.axhline(0.0, color="0.4", lw=0.8, ls=":")
     a.axvline(1.0, color="0.4", lw=0.8, ls="--", label="g = 1 (edge of chaos)")
     a.set_xlabel("recurrent gain g")
@@ -88,10 +97,8 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     i = np.arange(1, nf + 1)
     newman = np.asarray(vg.theory.gaussian_product_exponents(nf, 1.0, jnp.float64))
     b.plot(i, newman, color=C.COLORS[0], label="Gaussian product: Newman (1986)", **C.THEORY)
-    b.errorbar(i, pm, yerr=ps, color=C.COLORS[0], marker="o", mfc="none", label="Gaussian product: QR (± SE)",
-               **C.SIM)
-    b.errorbar(i, rm, yerr=rs, color=C.COLORS[2], marker="^", mfc="none", label="tanh RNN, g = 2: QR (± SE)",
-               **C.SIM)
+    b.errorbar(i, pm, yerr=ps, color=C.COLORS[0], marker="o", mfc="none", label="Gaussian product: QR (± SE)", **C.SIM)
+    b.errorbar(i, rm, yerr=rs, color=C.COLORS[2], marker="^", mfc="none", label="tanh RNN, g = 2: QR (± SE)", **C.SIM)
     b.axhline(0.0, color="0.4", lw=0.8, ls=":")
     b.set_xlabel("exponent index i")
     b.set_ylabel("Lyapunov exponent λ_i (per step)")

@@ -6,6 +6,7 @@ Schoenholz et al. 2017; claim L1). (b) A slice at fixed σ_b²: χ₁ from theor
 the measured per-layer gradient ratio E‖∂L/∂x_{l−1}‖²/‖∂L/∂x_l‖² averaged over deep layers
 of random networks started at q*, ± one standard error over draws (markers).
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -43,8 +44,7 @@ def _slice_sim(key, sw2s, n, depth, skip, draws):
 
     def one(k, sw2, q):
         kp, kx, kg = jax.random.split(k, 3)
-        p = vg.init_mlp(kp, [n] * (depth + 1), init="gaussian", sigma_w2=sw2, sigma_b2=SB2_SLICE,
-                        dtype=jnp.float64)
+        p = vg.init_mlp(kp, [n] * (depth + 1), init="gaussian", sigma_w2=sw2, sigma_b2=SB2_SLICE, dtype=jnp.float64)
         x = jnp.sqrt((q - SB2_SLICE) / sw2) * jax.random.normal(kx, (n,), jnp.float64)  # h¹ at q*
         g = jax.random.normal(kg, (n,), jnp.float64)
         logs = vg.gradient_flow(p, x, "tanh", g).log_sq_norms
@@ -76,13 +76,22 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     a.grid(False)
 
     fine = np.linspace(0.5, 4.0, 60 if not smoke else 12)
-    chi_line = np.asarray(jax.jit(jax.vmap(lambda w: vg.theory.mean_field("tanh", w, SB2_SLICE).chi1))(
-        jnp.asarray(fine)))
+    chi_line = np.asarray(
+        jax.jit(jax.vmap(lambda w: vg.theory.mean_field("tanh", w, SB2_SLICE).chi1))(jnp.asarray(fine))
+    )
     pts = np.linspace(0.6, 3.8, 9 if not smoke else 4)
     mean, se = _slice_sim(C.key(SEED), pts, n, depth, skip, draws)
     b.plot(fine, chi_line, color=C.COLORS[0], label="χ₁ = σ_w² E[φ'(√q* z)²] (theory)", **C.THEORY)
-    b.errorbar(pts, mean, yerr=se, color=C.COLORS[1], marker="o", mfc="none",
-               label="per-layer gradient ratio, simulation (± SE)", **C.SIM)
+    b.errorbar(
+        pts,
+        mean,
+        yerr=se,
+        color=C.COLORS[1],
+        marker="o",
+        mfc="none",
+        label="per-layer gradient ratio, simulation (± SE)",
+        **C.SIM,
+    )
     b.axhline(1.0, color="0.4", lw=0.8, ls=":")
     c = float(vg.theory.critical_sigma_w2("tanh", SB2_SLICE))
     b.axvline(c, color="0.4", lw=0.8, ls="--", label=f"critical σ_w² = {c:.3f}")

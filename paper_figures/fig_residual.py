@@ -9,6 +9,7 @@ mean at 1 (claim S9). α = 1 is shown over fewer blocks: its gain is log-normal 
 log-variance growing with depth, and the sample mean of a few hundred draws stops being
 informative beyond that.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,13 @@ def _gains(key, n, depth, draws):
     def one(k):
         p = vg.init_resnet(k, n, depth, dtype=jnp.float64)
         xv = jax.random.normal(jax.random.fold_in(k, 1), (2, n), jnp.float64)
-        return jnp.stack([vg.resnet_log_gain(p, xv[0], xv[1], a), vg.resnet_log_gain(p, xv[0], xv[1], 1.0),
-                          vg.resnet_log_gain(p, xv[0], xv[1], 1.0, skip=False)])
+        return jnp.stack(
+            [
+                vg.resnet_log_gain(p, xv[0], xv[1], a),
+                vg.resnet_log_gain(p, xv[0], xv[1], 1.0),
+                vg.resnet_log_gain(p, xv[0], xv[1], 1.0, skip=False),
+            ]
+        )
 
     g = np.exp(np.asarray(jax.jit(jax.vmap(one))(jax.random.split(key, draws))))  # [draws, 3, L+1]
     return g.mean(0), g.std(0, ddof=1) / np.sqrt(draws)
@@ -49,20 +55,55 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     every = max(1, depth // 19)
     th = np.asarray([vg.theory.residual_gain(a, int(k)) for k in l], float)
     ax.plot(l, th, color=C.COLORS[0], label="residual α = 1/√L: theory (1 + α²)^l → e", **C.THEORY)
-    C.log_errorbar(ax, l[::every], mean[0, ::every], se[0, ::every], color=C.COLORS[0], marker="o", mfc="none",
-                   label="residual α = 1/√L: simulation (± SE)")
+    C.log_errorbar(
+        ax,
+        l[::every],
+        mean[0, ::every],
+        se[0, ::every],
+        color=C.COLORS[0],
+        marker="o",
+        mfc="none",
+        label="residual α = 1/√L: simulation (± SE)",
+    )
     ls = l[: short + 1]
-    ax.plot(ls, [vg.theory.residual_gain(1.0, int(k)) for k in ls], color=C.COLORS[1],
-            label="residual α = 1: theory 2^l", **C.THEORY)
-    C.log_errorbar(ax, ls, mean[1, : short + 1], se[1, : short + 1], color=C.COLORS[1], marker="s", mfc="none",
-                   label="residual α = 1: simulation (± SE)")
+    ax.plot(
+        ls,
+        [vg.theory.residual_gain(1.0, int(k)) for k in ls],
+        color=C.COLORS[1],
+        label="residual α = 1: theory 2^l",
+        **C.THEORY,
+    )
+    C.log_errorbar(
+        ax,
+        ls,
+        mean[1, : short + 1],
+        se[1, : short + 1],
+        color=C.COLORS[1],
+        marker="s",
+        mfc="none",
+        label="residual α = 1: simulation (± SE)",
+    )
     ax.plot(l, np.ones_like(l, dtype=float), color=C.COLORS[2], label="plain (no skip), He: theory 1", **C.THEORY)
-    C.log_errorbar(ax, l[::every], mean[2, ::every], se[2, ::every], color=C.COLORS[2], marker="^", mfc="none",
-                   label="plain: simulation (± SE)")
+    C.log_errorbar(
+        ax,
+        l[::every],
+        mean[2, ::every],
+        se[2, ::every],
+        color=C.COLORS[2],
+        marker="^",
+        mfc="none",
+        label="plain: simulation (± SE)",
+    )
     ax.set_yscale("log")
-    ax.text(0.3, 0.38, "plain: the gain is log-normal-like, log-variance ∝ l/n;\n"
-            "the sample mean of a finite ensemble falls below\nE = 1 at depth (rare large draws dominate)",
-            transform=ax.transAxes, fontsize=7, color=C.COLORS[2])
+    ax.text(
+        0.3,
+        0.38,
+        "plain: the gain is log-normal-like, log-variance ∝ l/n;\n"
+        "the sample mean of a finite ensemble falls below\nE = 1 at depth (rare large draws dominate)",
+        transform=ax.transAxes,
+        fontsize=7,
+        color=C.COLORS[2],
+    )
     ax.set_xlabel("number of blocks l")
     ax.set_ylabel("E ‖∂L/∂x₀‖² / ‖∂L/∂x_l‖²  (log scale)")
     ax.set_title(f"S9: residual vs plain, width {n}, {draws} nets, L = {depth}")

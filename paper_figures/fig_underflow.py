@@ -6,6 +6,7 @@ the closed-form predictions with gradual underflow (subnormals kept) and with fl
 (claim S13: "about 45 steps in float32"). Right: the trajectory log₁₀|x_k| in each dtype
 (host arithmetic), ending where it reaches exactly 0. Deterministic: no error bars.
 """
+
 from __future__ import annotations
 
 import _common as C
@@ -43,8 +44,14 @@ def main(out_dir: str, smoke: bool = False) -> list[str]:
     width = 0.8 / len(modes)
     for j, m in enumerate(modes):
         vals = [res[(d, m)].steps for d in DTYPES]
-        bars = a.bar(x + (j - (len(modes) - 1) / 2) * width, vals, width, color=C.COLORS[j], alpha=0.75,
-                     label=f"measured: {m}" + (f" ({backend})" if m != "numpy" else " (host IEEE)"))
+        bars = a.bar(
+            x + (j - (len(modes) - 1) / 2) * width,
+            vals,
+            width,
+            color=C.COLORS[j],
+            alpha=0.75,
+            label=f"measured: {m}" + (f" ({backend})" if m != "numpy" else " (host IEEE)"),
+        )
         a.bar_label(bars, fontsize=7, label_type="center", color="white", fontweight="bold")
     sub = [res[(d, "numpy")].ieee_subnormal for d in DTYPES]
     ftz = [res[(d, "numpy")].ieee_ftz for d in DTYPES]

@@ -4,6 +4,7 @@
 resolution so that it stays under 150 KB; the figures are the same as ``vgtheory figures``
 produces (same seeds, full settings).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,9 @@ def main(out: str, only=None) -> list[str]:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                                  "docs", "gallery"))
+    p.add_argument(
+        "--out", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "gallery")
+    )
     p.add_argument("--only", nargs="+", choices=GALLERY)
     a = p.parse_args()
     main(a.out, a.only)

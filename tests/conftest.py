@@ -1,4 +1,5 @@
 """Test configuration: float64 available, a seeded key fixture that reports its seed."""
+
 import os
 
 import jax

@@ -1,6 +1,7 @@
 """Activations as first-class callables: the stable derivative lives on the activation (a
 custom JVP), so autodiff agrees with the explicit chain in saturation; any elementwise
 callable is accepted wherever an activation is (issue 14 "Activations")."""
+
 import math
 
 import jax
@@ -95,8 +96,9 @@ def test_wrapped_callable():
     # the same callable in networks and recurrent cells
     p = vg.init_mlp(jax.random.key(0), [5] * 3, dtype=jnp.float64)
     x = jnp.linspace(-1, 1, 5)
-    np.testing.assert_allclose(vg.mlp_jacobian(p, x, f),
-                               vg.input_jacobian(lambda y: vg.mlp_apply(p, y, f), x), rtol=1e-12)
+    np.testing.assert_allclose(
+        vg.mlp_jacobian(p, x, f), vg.input_jacobian(lambda y: vg.mlp_apply(p, y, f), x), rtol=1e-12
+    )
     r = vg.init_rnn(jax.random.key(1), 5, dtype=jnp.float64)
     np.testing.assert_allclose(vg.rnn_step(r, x, activation=jnp.tanh), vg.rnn_step(r, x), rtol=1e-14)
 

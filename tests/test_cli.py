@@ -1,4 +1,5 @@
 """The command line: verify prints the table, writes JSON, exits non-zero when a claim fails."""
+
 import json
 import subprocess
 import sys
@@ -26,8 +27,14 @@ def test_verify_only_writes_json(tmp_path, capsys):
 
 
 def test_verify_exits_nonzero_when_expected_claim_fails(capsys, monkeypatch):
-    bad = Claim("TEST.bad", "wrong on purpose", "1 = 2", "test", area="test",
-                run=lambda key, full: [Comparison("one vs two", 2.0, 1.0, 0.01, 100, 3.0)])
+    bad = Claim(
+        "TEST.bad",
+        "wrong on purpose",
+        "1 = 2",
+        "test",
+        area="test",
+        run=lambda key, full: [Comparison("one vs two", 2.0, 1.0, 0.01, 100, 3.0)],
+    )
     monkeypatch.setitem(_REGISTRY, "TEST.bad", bad)
     monkeypatch.setattr(_cli, "select", lambda claims, only, full: [bad])
     assert _cli.main(["verify"]) == 1

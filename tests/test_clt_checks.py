@@ -11,6 +11,7 @@ Fast tests draw the factors directly (the exact law); the slow test backpropagat
 the actual networks with ``jax.vjp``. Seeds are independent replicates inside one ensemble
 (one compilation): replicate i is element i of the output vector.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,14 +29,17 @@ K = vg.bonferroni_k(0.01, 1)  # a single row at α = 0.01 (k = 2.58): the most p
 
 def _factor_member(width, depth, reps):
     """R = Π_l (1.2/width)·χ²_width: the exact law of ‖g₀‖²/‖g_L‖² for Gaussian fan-in weights."""
+
     def fn(k):
         chi2 = 2.0 * jax.random.gamma(k, width / 2.0, (reps, depth), jnp.float64)
         return jnp.prod(1.2 / width * chi2, axis=-1)
+
     return fn
 
 
 def _net_member(width, depth, reps):
     """‖g₀‖²/‖g_L‖² backpropagated through a deep linear net with N(0, 1.2/n) weights."""
+
     def one(k):
         kw, kg = jax.random.split(k)
         ws = jax.random.normal(kw, (depth, width, width), jnp.float64) * math.sqrt(1.2 / width)
@@ -43,21 +47,25 @@ def _net_member(width, depth, reps):
         g = jax.random.normal(kg, (width,), jnp.float64)
         (g0,) = jax.vjp(net, jnp.ones(width, jnp.float64))[1](g)
         return jnp.sum(g0 * g0) / jnp.sum(g * g)
+
     return lambda k: jax.vmap(one)(jax.random.split(k, reps))
 
 
 def _rows(member, depth, n, reps, seed=0):
     r = vg.ensemble(member, jax.random.key(seed), n)
-    return [Comparison.from_ensemble(r, 1.2**depth, 1.2 ** (depth + 1), label=f"E R, L={depth}", leaf=i)
-            for i in range(reps)]
+    return [
+        Comparison.from_ensemble(r, 1.2**depth, 1.2 ** (depth + 1), label=f"E R, L={depth}", leaf=i)
+        for i in range(reps)
+    ]
 
 
 def _check(heavy, light):
     for k in (K, 4.0):
         refuted = [c for c in heavy if c.verdict(k) == "refuted"]
         assert len(refuted) <= 1, [(c.z(), c.reason(k)) for c in refuted]
-        assert all(c.verdict(k) == "confirmed" and c.planted_rejected(k) for c in light), \
-            [(c.z(), c.clt_shift(k)) for c in light]
+        assert all(c.verdict(k) == "confirmed" and c.planted_rejected(k) for c in light), [
+            (c.z(), c.clt_shift(k)) for c in light
+        ]
     # the naive plug-in rows (what users built before) do refute the truth here
     naive = [Comparison("naive", c.prediction, c.estimate, c.se, c.n, c.planted) for c in heavy]
     assert sum(c.verdict(K) == "refuted" for c in naive) >= 3

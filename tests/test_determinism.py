@@ -4,6 +4,7 @@ Each entry point is run twice from the same key and compared with ``assert_array
 Also: the calibration script's verdict rule is the registry's rule (benchmarks/calibrate.py
 rebuilds a ``Comparison`` from each JSON row, skewness and caveat included).
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,8 +34,10 @@ def _leaves_equal(a, b):
 
 
 def _differs(a, b) -> bool:
-    return any(not np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
-               for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+    return any(
+        not np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True)
+        for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b))
+    )
 
 
 def _mlp_flow(key):
@@ -117,7 +120,9 @@ def test_claim_same_seed_same_rows(cid):
     c = vg.all_claims()[cid]
     r1 = c.run(claim_key(3, cid), False)
     r2 = c.run(claim_key(3, cid), False)
-    assert [(x.label, x.prediction, x.estimate, x.se) for x in r1] == [(x.label, x.prediction, x.estimate, x.se) for x in r2]
+    assert [(x.label, x.prediction, x.estimate, x.se) for x in r1] == [
+        (x.label, x.prediction, x.estimate, x.se) for x in r2
+    ]
 
 
 # ----------------------------------------------------------------------------- calibrate.py rule
@@ -134,18 +139,40 @@ _finite = st.floats(-1e3, 1e3, allow_nan=False)
 
 
 @settings(max_examples=60, deadline=None)
-@given(pred=_finite, est=st.one_of(_finite, st.just(math.nan), st.just(math.inf)), planted=_finite,
-       se=st.one_of(st.just(0.0), st.floats(1e-6, 10.0)), bias=st.floats(0.0, 1.0), rtol=st.floats(0.0, 0.1),
-       kind=st.sampled_from(["equal", "upper", "lower"]), k=st.floats(1.0, 6.0),
-       skew=st.one_of(st.just(0.0), st.floats(-30.0, 30.0)), n=st.integers(2, 10**5),
-       kurt=st.one_of(st.just(0.0), st.floats(1.0, 1e4)))
+@given(
+    pred=_finite,
+    est=st.one_of(_finite, st.just(math.nan), st.just(math.inf)),
+    planted=_finite,
+    se=st.one_of(st.just(0.0), st.floats(1e-6, 10.0)),
+    bias=st.floats(0.0, 1.0),
+    rtol=st.floats(0.0, 0.1),
+    kind=st.sampled_from(["equal", "upper", "lower"]),
+    k=st.floats(1.0, 6.0),
+    skew=st.one_of(st.just(0.0), st.floats(-30.0, 30.0)),
+    n=st.integers(2, 10**5),
+    kurt=st.one_of(st.just(0.0), st.floats(1.0, 1e4)),
+)
 def test_calibrate_rule_matches_registry(pred, est, planted, se, bias, rtol, kind, k, skew, n, kurt):
     cal = _calibrate()
-    c = Comparison("x", pred, est, se, n, planted, bias=bias, rtol=rtol, kind=kind, skewness=skew,
-                   kurtosis=kurt)
-    row = json.loads(json.dumps(dict(label="x", prediction=c.prediction, estimate=c.estimate, se=c.se, n=n,
-                                     planted=c.planted, bias=c.bias, rtol=c.rtol, kind=kind, skewness=skew,
-                                     caveat="", kurtosis=kurt)))  # through JSON, as calibrate.py stores rows
+    c = Comparison("x", pred, est, se, n, planted, bias=bias, rtol=rtol, kind=kind, skewness=skew, kurtosis=kurt)
+    row = json.loads(
+        json.dumps(
+            dict(
+                label="x",
+                prediction=c.prediction,
+                estimate=c.estimate,
+                se=c.se,
+                n=n,
+                planted=c.planted,
+                bias=c.bias,
+                rtol=c.rtol,
+                kind=kind,
+                skewness=skew,
+                caveat="",
+                kurtosis=kurt,
+            )
+        )
+    )  # through JSON, as calibrate.py stores rows
     assert cal.holds(row, k, row["prediction"]) == c.holds(k)
     assert cal.row_verdict(row, k) == c.verdict(k)
 

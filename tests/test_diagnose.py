@@ -1,6 +1,7 @@
 """vg.diagnose and `vgtheory diagnose`: numbers against direct jax.grad / jax.jacrev / dense
 Hessians on a small model; the CLI on the example factories (linen, nnx, Flax LSTM) writes
 diagnosis.json and report.html; factory errors exit non-zero with a clear message."""
+
 from __future__ import annotations
 
 import json
@@ -53,16 +54,26 @@ def test_gradient_norms_equal_jax_grad(tiny):
         leaves = jax.tree_util.tree_flatten_with_path(g)[0]
         per_member.append([math.log(float(jnp.sum(a**2))) for _, a in leaves])
     want = np.mean(per_member, axis=0)
-    assert d.measurements["leaves"] == ["Dense_0/bias", "Dense_0/kernel", "Dense_1/bias", "Dense_1/kernel",
-                                        "Dense_2/bias", "Dense_2/kernel"]
+    assert d.measurements["leaves"] == [
+        "Dense_0/bias",
+        "Dense_0/kernel",
+        "Dense_1/bias",
+        "Dense_1/kernel",
+        "Dense_2/bias",
+        "Dense_2/kernel",
+    ]
     np.testing.assert_allclose(d.measurements["params"]["mean"], want, rtol=1e-10, atol=1e-10)
 
 
 def test_output_module_gradient_is_the_output(tiny):
     """L = ½‖y‖²/B: ∂L/∂y = y/B, so the last module's entry is log‖y‖² − 2 log B."""
     model, x, init, key, d = tiny
-    want = np.mean([math.log(float(jnp.sum(model.apply(init(jax.random.fold_in(key, i)), x) ** 2)))
-                    - 2 * math.log(x.shape[0]) for i in range(3)])
+    want = np.mean(
+        [
+            math.log(float(jnp.sum(model.apply(init(jax.random.fold_in(key, i)), x) ** 2))) - 2 * math.log(x.shape[0])
+            for i in range(3)
+        ]
+    )
     assert d.measurements["modules"][-1] == "Dense_2"
     assert d.measurements["activations"]["mean"][-1] == pytest.approx(want, rel=1e-10)
 
@@ -111,8 +122,14 @@ def test_bad_problem_names_the_field():
 
 def _cli(*args, timeout=600):
     env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.run([sys.executable, "-m", "vgtheory", "diagnose", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "vgtheory", "diagnose", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 @pytest.mark.parametrize("factory", ["diagnose_linen_cnn", "diagnose_nnx_mlp", "diagnose_flax_lstm"])
@@ -134,19 +151,34 @@ def test_cli_writes_json_and_html(factory, tmp_path):
     shot = tmp_path / "shot.png"
     chromium = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
     if chromium:
-        s = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                            "--window-size=1200,2400", f"--screenshot={shot}", "file://" + str(out / "report.html")],
-                           capture_output=True, text=True, timeout=120)
+        s = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--window-size=1200,2400",
+                f"--screenshot={shot}",
+                "file://" + str(out / "report.html"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert shot.is_file() and shot.stat().st_size > 10000, s.stderr[-2000:]
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("examples/nope.py:make", "not found"),
-    ("examples/diagnose_linen_cnn.py:nope", "no callable 'nope'"),
-    ("no_colon", "expected MODULE_OR_PATH:FACTORY"),
-    ("{tmp}/bad.py:make", "returned int; expected a vg.Problem"),
-    ("{tmp}/bad.py:broken", "calling {tmp}/bad.py:broken failed: ZeroDivisionError"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("examples/nope.py:make", "not found"),
+        ("examples/diagnose_linen_cnn.py:nope", "no callable 'nope'"),
+        ("no_colon", "expected MODULE_OR_PATH:FACTORY"),
+        ("{tmp}/bad.py:make", "returned int; expected a vg.Problem"),
+        ("{tmp}/bad.py:broken", "calling {tmp}/bad.py:broken failed: ZeroDivisionError"),
+    ],
+)
 def test_cli_factory_errors_exit_nonzero(spec, message, tmp_path):
     (tmp_path / "bad.py").write_text("def make(smoke=False):\n    return 3\n\ndef broken():\n    return 1 / 0\n")
     spec, message = spec.format(tmp=tmp_path), message.format(tmp=tmp_path)
@@ -171,7 +203,11 @@ class Stack(nn.Module):
         for i in range(self.depth):
             zero = i == self.dead
             w = nn.initializers.zeros if zero else nn.initializers.variance_scaling(self.sigma_w2, "fan_in", "normal")
-            b = nn.initializers.zeros if zero or self.sigma_b2 == 0 else nn.initializers.normal(math.sqrt(self.sigma_b2))
+            b = (
+                nn.initializers.zeros
+                if zero or self.sigma_b2 == 0
+                else nn.initializers.normal(math.sqrt(self.sigma_b2))
+            )
             x = getattr(jax.nn, self.act)(nn.Dense(self.width, kernel_init=w, bias_init=b)(x))
         return x
 
@@ -181,10 +217,23 @@ def _stack_diagnosis(hint_sigma_w2=None, members=16, **stack):
     x = jax.random.normal(jax.random.key(1), (8, stack["width"]), jnp.float64)
     hint = None
     if hint_sigma_w2 is not None:  # skip the first 4 layers: the length map's transient to q*
-        hint = vg.MeanFieldHint(stack.get("act", "tanh"), hint_sigma_w2, stack["sigma_b2"], width=stack["width"],
-                                modules=tuple(f"Dense_{i}" for i in range(4, stack["depth"])))
-    return vg.diagnose(vg.Problem(model, x, mean_field=hint), jax.random.key(0), members=members,
-                       hessian_members=2, hessian_k=1, train_steps=0, jacobian_max=stack["width"], progress=False)
+        hint = vg.MeanFieldHint(
+            stack.get("act", "tanh"),
+            hint_sigma_w2,
+            stack["sigma_b2"],
+            width=stack["width"],
+            modules=tuple(f"Dense_{i}" for i in range(4, stack["depth"])),
+        )
+    return vg.diagnose(
+        vg.Problem(model, x, mean_field=hint),
+        jax.random.key(0),
+        members=members,
+        hessian_members=2,
+        hessian_k=1,
+        train_steps=0,
+        jacobian_max=stack["width"],
+        progress=False,
+    )
 
 
 def _finding(d, topic):
@@ -202,8 +251,9 @@ def test_mean_field_row_accepts_the_truth_and_rejects_planted_hints(hint, verdic
     assert f["verdict"] == verdict, f["text"]
 
 
-@pytest.mark.parametrize("act, sigma_w2, verdict", [("sigmoid", 1.0, "vanishing"), ("tanh", 1.0, "stable"),
-                                                    ("relu", 4.0, "exploding")])
+@pytest.mark.parametrize(
+    "act, sigma_w2, verdict", [("sigmoid", 1.0, "vanishing"), ("tanh", 1.0, "stable"), ("relu", 4.0, "exploding")]
+)
 def test_gradient_flow_verdicts(act, sigma_w2, verdict):
     """Per layer ‖∂L/∂z‖² changes by χ₁: sigmoid at σ_w² = 1 has χ₁ ≈ 0.06 (vanishing), tanh at
     the σ_b = 0 critical point χ₁ = 1 (stable over 12 layers), ReLU at σ_w² = 4 χ₁ = 2 (exploding)."""

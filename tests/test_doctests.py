@@ -6,6 +6,7 @@ NORMALIZE_WHITESPACE, under the same JAX configuration as the rest of the suite 
 rank promotion set in ``conftest.py``). A failure names the module and prints the doctest
 report (example, expected, got).
 """
+
 import doctest
 import importlib
 import pkgutil
@@ -21,7 +22,7 @@ def _module_names():
     names = ["vgtheory"]
     for info in pkgutil.walk_packages(vgtheory.__path__, "vgtheory."):
         if info.name.rsplit(".", 1)[-1] == "__main__":
-            continue            # running it would start the command line
+            continue  # running it would start the command line
         names.append(info.name)
     return sorted(names)
 

@@ -3,6 +3,7 @@
 Issue 13 item 4: the variance was E[x²] − E[x]², which returned SE = 0 for 1e9 + N(0, 1). The
 references here are NumPy/SciPy on the kept samples, in float64.
 """
+
 from __future__ import annotations
 
 import jax
@@ -19,8 +20,13 @@ from vgtheory import _ensemble, _moments
 def test_large_mean_small_spread_se(base, spread):
     """The 1e9 + N(0, 1) (and 1e5 + 1e-5 N(0, 1)) float64 ensemble, n = 1000: SE within 15 % of σ/√n."""
     n = 1000
-    r = vg.ensemble(lambda k: base + spread * jax.random.normal(k, (), jnp.float64), jax.random.key(0), n,
-                    chunk_size=96, keep_samples=True)
+    r = vg.ensemble(
+        lambda k: base + spread * jax.random.normal(k, (), jnp.float64),
+        jax.random.key(0),
+        n,
+        chunk_size=96,
+        keep_samples=True,
+    )
     assert abs(float(r.se) / (spread / np.sqrt(n)) - 1) < 0.15
     x = np.asarray(r.samples, np.float64)
     ref = np.std(x - base, ddof=1) / np.sqrt(n)  # shifted two-pass reference, no cancellation
@@ -53,7 +59,7 @@ def test_tail_diagnostics_match_scipy(key):
         x = np.asarray(r.samples[name], np.float64)
         np.testing.assert_allclose(r.skewness[name], stats.skew(x), rtol=1e-9)
         np.testing.assert_allclose(r.kurtosis[name], stats.kurtosis(x, fisher=False), rtol=1e-9)
-        top = -np.sort(-np.abs(x), axis=0)[:_ensemble.TOP]
+        top = -np.sort(-np.abs(x), axis=0)[: _ensemble.TOP]
         np.testing.assert_array_equal(r.top[name], np.moveaxis(top, 0, -1))
         np.testing.assert_allclose(r.top_share[name], top.sum(0) / np.abs(x).sum(0), rtol=1e-12)
     assert r.top["b"].shape == (2, _ensemble.TOP)

@@ -5,6 +5,7 @@ The ``diagnose_*`` factories run through ``vgtheory diagnose`` in ``test_diagnos
 checked against independent references in the tests of the functions it calls; here the
 point is that the examples a researcher copies from keep working.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,7 @@ SCRIPTS = {  # script: a line its --smoke output must contain
 
 def _run(args, timeout=600):
     env = {**os.environ, "PYTHONPATH": ROOT}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=env)
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
 def test_every_example_is_covered():

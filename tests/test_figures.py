@@ -1,4 +1,5 @@
 """Paper figures (smoke mode) and the HTML report of ``vgtheory verify --report``."""
+
 from __future__ import annotations
 
 import html.parser
@@ -28,8 +29,14 @@ def smoke_dir(tmp_path_factory):
     """Runs ``vgtheory figures --smoke`` once (as CI does) and returns the output folder."""
     out = tmp_path_factory.mktemp("figures")
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "vgtheory", "figures", "--smoke", "--out", str(out)],
-                       capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=900)
+    r = subprocess.run(
+        [sys.executable, "-m", "vgtheory", "figures", "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=_env(),
+        timeout=900,
+    )
     dt = time.perf_counter() - t
     print(r.stderr[-4000:])
     print(f"smoke run: {dt:.1f}s (budget {SMOKE_BUDGET_S:.0f}s on an idle machine with a warm cache)")
@@ -63,8 +70,13 @@ def test_smoke_figure_written(smoke_dir, name):
 
 def test_script_cli_is_reproducible(smoke_dir, tmp_path):
     """A script run on its own (``--smoke --out``) reproduces the runner's files bit for bit."""
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "paper_figures", "fig_barren.py"), "--smoke",
-                        "--out", str(tmp_path)], capture_output=True, text=True, env=_env(), timeout=600)
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "paper_figures", "fig_barren.py"), "--smoke", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     for ext in ("png", "pdf"):
         assert (tmp_path / f"barren.{ext}").read_bytes() == (smoke_dir / f"barren.{ext}").read_bytes()
@@ -86,25 +98,82 @@ def test_unknown_figure_name(tmp_path, capsys):
 
 # --------------------------------------------------------------------------------- report
 def _results():
-    row = dict(label="σ² = 1.1: E‖g₀‖²/‖g_L‖² <b>", prediction=117.39, estimate=118.2, se=1.5, n=256, z=0.54,
-               kind="equal", tolerance=6.0, bias=0.0, rtol=0.0, planted=129.1, planted_rejected=True,
-               verdict="confirmed", note="exact at any width & planted ×1.1")
-    nan_row = {**row, "label": "a NaN row", "estimate": float("nan"), "z": None, "verdict": "refuted",
-               "planted_rejected": False}
+    row = dict(
+        label="σ² = 1.1: E‖g₀‖²/‖g_L‖² <b>",
+        prediction=117.39,
+        estimate=118.2,
+        se=1.5,
+        n=256,
+        z=0.54,
+        kind="equal",
+        tolerance=6.0,
+        bias=0.0,
+        rtol=0.0,
+        planted=129.1,
+        planted_rejected=True,
+        verdict="confirmed",
+        note="exact at any width & planted ×1.1",
+    )
+    nan_row = {
+        **row,
+        "label": "a NaN row",
+        "estimate": float("nan"),
+        "z": None,
+        "verdict": "refuted",
+        "planted_rejected": False,
+    }
     claims = [
-        dict(id="S4", title="Deep linear σ^{2L}", statement="E‖g₀‖² = σ^{2L}‖g_L‖² <script>alert(1)</script>",
-             source="seed text", area="foundation", expected=True, verdict="confirmed", as_expected=True,
-             seconds=1.2, error=None, comparisons=[row]),
-        dict(id="S3.xavier-tanh", title="textbook", statement="decays as κ^L", source="seed", area="foundation",
-             expected=False, verdict="refuted", as_expected=True, seconds=0.5, error=None, comparisons=[nan_row]),
-        dict(id="L9", title="Barren plateaus", statement="Var ≈ 2^−(n+1)", source="McClean et al. 2018",
-             area="mechanisms", expected=True, verdict="inconclusive", as_expected=False, seconds=3.0,
-             error="RuntimeError('boom')", comparisons=[]),
+        dict(
+            id="S4",
+            title="Deep linear σ^{2L}",
+            statement="E‖g₀‖² = σ^{2L}‖g_L‖² <script>alert(1)</script>",
+            source="seed text",
+            area="foundation",
+            expected=True,
+            verdict="confirmed",
+            as_expected=True,
+            seconds=1.2,
+            error=None,
+            comparisons=[row],
+        ),
+        dict(
+            id="S3.xavier-tanh",
+            title="textbook",
+            statement="decays as κ^L",
+            source="seed",
+            area="foundation",
+            expected=False,
+            verdict="refuted",
+            as_expected=True,
+            seconds=0.5,
+            error=None,
+            comparisons=[nan_row],
+        ),
+        dict(
+            id="L9",
+            title="Barren plateaus",
+            statement="Var ≈ 2^−(n+1)",
+            source="McClean et al. 2018",
+            area="mechanisms",
+            expected=True,
+            verdict="inconclusive",
+            as_expected=False,
+            seconds=3.0,
+            error="RuntimeError('boom')",
+            comparisons=[],
+        ),
     ]
-    return {"config": {"seed": 0, "full": False, "only": None, "alpha": 0.01, "k": 3.2, "argv": ["vgtheory"]},
-            "environment": {"vgtheory": "0.1.0", "jax": "x", "backend": "cpu", "device_kind": "cpu",
-                            "date": "2026-01-01T00:00:00"},
-            "claims": claims}
+    return {
+        "config": {"seed": 0, "full": False, "only": None, "alpha": 0.01, "k": 3.2, "argv": ["vgtheory"]},
+        "environment": {
+            "vgtheory": "0.1.0",
+            "jax": "x",
+            "backend": "cpu",
+            "device_kind": "cpu",
+            "date": "2026-01-01T00:00:00",
+        },
+        "claims": claims,
+    }
 
 
 class _Checker(html.parser.HTMLParser):
@@ -184,8 +253,20 @@ def _chromium():
 def test_report_renders_in_headless_chromium(smoke_dir, tmp_path):
     path = write_report(str(tmp_path / "rep"), _results(), figures=str(smoke_dir), make_figures=False)
     shot = tmp_path / "shot.png"
-    r = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--window-size=1280,2000", f"--screenshot={shot}", "file://" + os.path.abspath(path)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--window-size=1280,2000",
+            f"--screenshot={shot}",
+            "file://" + os.path.abspath(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.is_file() and shot.stat().st_size > 10000, r.stderr[-2000:]
     assert shot.read_bytes().startswith(PNG_MAGIC)

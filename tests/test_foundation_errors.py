@@ -1,4 +1,5 @@
 """Bad input gives a clear error naming the argument, eagerly and under jit."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,16 +8,19 @@ import pytest
 import vgtheory as vg
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(widths=[]), "widths"),
-    (dict(widths=[4]), "widths"),
-    (dict(widths=[4, 0, 3]), "widths"),
-    (dict(widths="44"), "widths"),
-    (dict(widths=[4, 4], init="kaiming"), "init"),
-    (dict(widths=[4, 4], sigma_w2=-1.0), "sigma_w2"),
-    (dict(widths=[4, 4], sigma_b2=-0.5), "sigma_b2"),
-    (dict(widths=[4, 5], init="identity"), "widths"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(widths=[]), "widths"),
+        (dict(widths=[4]), "widths"),
+        (dict(widths=[4, 0, 3]), "widths"),
+        (dict(widths="44"), "widths"),
+        (dict(widths=[4, 4], init="kaiming"), "init"),
+        (dict(widths=[4, 4], sigma_w2=-1.0), "sigma_w2"),
+        (dict(widths=[4, 4], sigma_b2=-0.5), "sigma_b2"),
+        (dict(widths=[4, 5], init="identity"), "widths"),
+    ],
+)
 def test_init_mlp_rejects(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         vg.init_mlp(jax.random.key(0), **kwargs)

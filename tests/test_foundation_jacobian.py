@@ -1,4 +1,5 @@
 """Jacobians four ways (jacfwd, jacrev, explicit D·W chain, finite differences) and gradient flow."""
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -24,8 +25,13 @@ def _finite_differences(f, x, h=1e-6):
 
 
 @settings(max_examples=10, deadline=None)
-@given(act=st.sampled_from(ACTS), depth=st.integers(1, 6), n=st.integers(2, 7), seed=st.integers(0, 2**16),
-       equal=st.booleans())
+@given(
+    act=st.sampled_from(ACTS),
+    depth=st.integers(1, 6),
+    n=st.integers(2, 7),
+    seed=st.integers(0, 2**16),
+    equal=st.booleans(),
+)
 def test_jacobian_four_ways(act, depth, n, seed, equal):
     rng = np.random.default_rng(seed)
     widths = [n] * (depth + 1) if equal else [int(w) for w in rng.integers(2, 8, depth + 1)]
@@ -79,10 +85,12 @@ def test_gradient_flow_matches_autodiff(key, widths):
     for w, b in layers:
         xs.append(jnp.tanh(w @ xs[-1] + b))
     for l in range(L + 1):
+
         def tail(xl, l=l):
             for w, b in layers[l:]:
                 xl = jnp.tanh(w @ xl + b)
             return xl
+
         gl = jax.vjp(tail, xs[l])[1](g)[0]
         np.testing.assert_allclose(gf.log_sq_norms[l], jnp.log(jnp.sum(gl**2)), rtol=1e-10, atol=1e-10)
     gw = jax.grad(lambda p: jnp.dot(vg.mlp_apply(p, x, act), g))(p)
@@ -183,7 +191,10 @@ def test_input_jacobian_of_a_linen_cnn_on_an_image(key):
 
 
 def test_input_jacobian_of_pytrees_matches_jacrev(key):
-    f = lambda p: {"s": jnp.sum(jnp.sin(p["a"]) * p["b"][None, :, 0]), "v": jnp.tanh(jnp.matmul(p["a"], p["b"], precision="highest"))}
+    f = lambda p: {
+        "s": jnp.sum(jnp.sin(p["a"]) * p["b"][None, :, 0]),
+        "v": jnp.tanh(jnp.matmul(p["a"], p["b"], precision="highest")),
+    }
     p = {"a": jax.random.normal(key, (3, 2), jnp.float64), "b": jnp.ones((2, 4), jnp.float64)}
     J = vg.input_jacobian(f, p)
     ref = jax.jacrev(f)(p)

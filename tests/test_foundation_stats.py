@@ -1,4 +1,5 @@
 """Statistics, verdict rules, streaming ensembles (chunking, sharding, resume)."""
+
 import os
 import subprocess
 import sys

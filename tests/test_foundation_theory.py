@@ -1,4 +1,5 @@
 """Mean-field closed forms against independent references; theory vs simulation properties."""
+
 import math
 
 import jax
@@ -60,8 +61,13 @@ def _gain(key, m, n, L, act, s2):
 
 
 @settings(max_examples=6, deadline=None, derandomize=True)  # CI reproducible
-@given(n=st.integers(8, 48), L=st.integers(1, 8), s2=st.floats(0.5, 2.5), act=st.sampled_from(["linear", "relu"]),
-       seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(8, 48),
+    L=st.integers(1, 8),
+    s2=st.floats(0.5, 2.5),
+    act=st.sampled_from(["linear", "relu"]),
+    seed=st.integers(0, 2**16),
+)
 def test_property_gain_theory_vs_simulation(n, L, s2, act, seed):
     """E‖g₀‖² = (σ_w²κ)^L exactly for linear (κ=1) and ReLU (κ=1/2) with an independent cotangent.
 

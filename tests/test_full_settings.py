@@ -10,6 +10,7 @@
 * L1 (and S3, S4) allocated every member at once (86 GB for L1 at full settings); their
   members now stream through ``vg.ensemble`` in memory-bounded chunks.
 """
+
 import functools
 import subprocess
 import sys
@@ -39,8 +40,9 @@ _S17_TWICE = textwrap.dedent("""
 
 def test_s17_twice_in_one_process_does_not_hang():
     try:
-        out = subprocess.run([sys.executable, "-X", "faulthandler", "-c", _S17_TWICE], capture_output=True,
-                             text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, "-X", "faulthandler", "-c", _S17_TWICE], capture_output=True, text=True, timeout=300
+        )
     except subprocess.TimeoutExpired as e:  # a deadlock: no CPU used, never returns
         pytest.fail(f"S17 at N = 64, 32 draws did not finish in 300 s (deadlock?)\n{(e.stderr or '')[-2000:]}")
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]

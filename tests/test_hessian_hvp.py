@@ -1,4 +1,5 @@
 """HVPs, dense Hessians and per-block restriction against jax.hessian (float64)."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -46,8 +47,9 @@ def test_block_restriction_is_submatrix():
     h = np.asarray(_dense_ref(loss, p))
     mask = [(np.array([[True, False, True, False, True]] * 3), False), (True, np.array([False, True]))]
     leaves = jax.tree_util.tree_structure(p).flatten_up_to(mask)
-    flat_mask = np.concatenate([np.broadcast_to(np.asarray(m), np.shape(a)).ravel()
-                                for m, a in zip(leaves, jax.tree_util.tree_leaves(p))])
+    flat_mask = np.concatenate(
+        [np.broadcast_to(np.asarray(m), np.shape(a)).ravel() for m, a in zip(leaves, jax.tree_util.tree_leaves(p))]
+    )
     idx = np.flatnonzero(flat_mask)
     hb = jax.jit(lambda p: dense_hessian(loss, p, mask=mask))(p)
     np.testing.assert_allclose(hb, h[np.ix_(idx, idx)], rtol=1e-10, atol=1e-12)

@@ -1,4 +1,5 @@
 """Lanczos top-k (both ends, with eigenvectors) and power iteration against dense eigh."""
+
 from functools import partial
 
 import jax
@@ -33,8 +34,7 @@ def test_topk_matches_dense_eigh(which):
     x, y, p, h = _problem()
     w = np.linalg.eigvalsh(np.asarray(h))
     d, k = w.size, 4
-    e = jax.jit(lambda p, key: hessian_eigh(_loss(x, y), p, k, key, which=which, num_iters=d))(
-        p, jax.random.key(0))
+    e = jax.jit(lambda p, key: hessian_eigh(_loss(x, y), p, k, key, which=which, num_iters=d))(p, jax.random.key(0))
     ref = {"largest": w[::-1][:k], "smallest": w[:k], "largest_magnitude": w[np.argsort(-np.abs(w))][:k]}[which]
     scale = np.max(np.abs(w))
     np.testing.assert_allclose(np.asarray(e.values), ref, rtol=1e-6, atol=1e-6 * scale)
@@ -60,6 +60,7 @@ def test_power_iteration_baseline():
     assert r.history.shape == (200,)
     # same answer as optax's power iteration (the library routine PyHessian-style code uses)
     import optax
+
     out = optax.power_iteration(lambda x: a @ x, v0=jnp.ones(4), num_iters=200)
     lam = next(o for o in out if jnp.ndim(o) == 0)  # (eigenvalue, eigenvector) in optax 0.2.x
     assert abs(float(lam) - float(r.value)) < 1e-8

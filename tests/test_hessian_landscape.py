@@ -85,8 +85,7 @@ def test_momentum_and_uncorrected_adam():
 
 def test_sharpness_trajectory_on_quadratic():
     p = {"a": jnp.ones(3)}
-    tr = jax.jit(lambda k: sharpness_trajectory(QUAD, p, optax.sgd(0.01), 20, 5, k, lanczos_iters=3))(
-        jax.random.key(0))
+    tr = jax.jit(lambda k: sharpness_trajectory(QUAD, p, optax.sgd(0.01), 20, 5, k, lanczos_iters=3))(jax.random.key(0))
     np.testing.assert_allclose(tr.sharpness, 8.0, rtol=1e-8)
     assert tr.losses.shape == (20,) and tr.steps.tolist() == [5, 10, 15, 20]
     with pytest.raises(ValueError, match="every"):

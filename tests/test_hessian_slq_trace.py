@@ -1,4 +1,5 @@
 """SLQ density and Hutchinson / Hutch++ traces against the dense Hessian (float64)."""
+
 from functools import partial
 
 import jax
@@ -28,7 +29,8 @@ def test_slq_weights_density_and_histogram():
     x, y, p, h = _problem()
     w = np.linalg.eigvalsh(np.asarray(h))
     mu = jax.jit(lambda p, k: hessian_slq(partial(mse_loss, x=x, y=y), p, k, num_probes=24, num_iters=30))(
-        p, jax.random.key(0))
+        p, jax.random.key(0)
+    )
     assert abs(float(mu.weights.sum()) - 1.0) < 1e-12
     assert bool(jnp.all(mu.weights >= 0))
     sigma = 0.02 * (w[-1] - w[0])  # stated smoothing width: 2% of the spectral range
@@ -40,8 +42,12 @@ def test_slq_weights_density_and_histogram():
     # histogram: mass per bin, SLQ vs dense eigenvalues (same smoothing)
     edges = np.linspace(w[0] - 10 * sigma, w[-1] + 10 * sigma, 11)
     g = np.asarray(grid)
-    mass = lambda f: np.array([np.trapezoid(np.asarray(f)[(g >= a) & (g <= b)], g[(g >= a) & (g <= b)])
-                               for a, b in zip(edges[:-1], edges[1:])])
+    mass = lambda f: np.array(
+        [
+            np.trapezoid(np.asarray(f)[(g >= a) & (g <= b)], g[(g >= a) & (g <= b)])
+            for a, b in zip(edges[:-1], edges[1:])
+        ]
+    )
     np.testing.assert_allclose(mass(dens), mass(ref), atol=0.05)
     assert float(np.trapezoid(np.abs(np.asarray(dens - ref)), g)) < 0.15
 
@@ -66,7 +72,8 @@ def test_trace_within_reported_se(method):
     exact = float(jnp.trace(h))
     budget = {"hutchinson": 1000, "hutchpp": 90}[method]
     t = jax.jit(lambda p, k: hessian_trace(partial(mse_loss, x=x, y=y), p, k, budget, method=method))(
-        p, jax.random.key(5))
+        p, jax.random.key(5)
+    )
     assert t.se > 0
     assert abs(float(t.mean) - exact) <= 4 * float(t.se)
     for planted in (0.8 * exact, 1.2 * exact):  # the check has power
@@ -77,8 +84,7 @@ def test_trace_masked_block():
     x, y, p, h = _problem()
     mask = [(True, True), (False, False)]
     d0 = 4 * 8 + 8
-    t = jax.jit(lambda p, k: hessian_trace(partial(mse_loss, x=x, y=y), p, k, 60, mask=mask))(
-        p, jax.random.key(2))
+    t = jax.jit(lambda p, k: hessian_trace(partial(mse_loss, x=x, y=y), p, k, 60, mask=mask))(p, jax.random.key(2))
     exact = float(jnp.trace(h[:d0, :d0]))
     assert abs(float(t.mean) - exact) <= 4 * float(t.se)
 

@@ -1,4 +1,5 @@
 """RNN/LSTM/GRU step functions, BPTT in log domain, and the Lyapunov closed forms."""
+
 import functools
 
 import flax.linen as nn
@@ -10,12 +11,23 @@ from scipy.special import digamma
 
 jax.config.update("jax_enable_x64", True)  # also set by tests/conftest.py
 
-from vgtheory._bptt import bptt_gradient_norms  # noqa: E402
-from vgtheory._lyapunov import lyapunov_spectrum  # noqa: E402
-from vgtheory._rnn import (gru_step, init_gru, init_lstm, init_rnn, lstm_forget_gate,  # noqa: E402
-                           lstm_step, recurrent_matrix, rnn_step)
-from vgtheory.theory._lyapunov_theory import (gaussian_product_exponents,  # noqa: E402
-                                              lstm_forget_log_rate, rnn_mean_field_exponent)
+from vgtheory._bptt import bptt_gradient_norms
+from vgtheory._lyapunov import lyapunov_spectrum
+from vgtheory._rnn import (
+    gru_step,
+    init_gru,
+    init_lstm,
+    init_rnn,
+    lstm_forget_gate,
+    lstm_step,
+    recurrent_matrix,
+    rnn_step,
+)
+from vgtheory.theory._lyapunov_theory import (
+    gaussian_product_exponents,
+    lstm_forget_log_rate,
+    rnn_mean_field_exponent,
+)
 
 F64 = jnp.float64
 N, D = 6, 2
@@ -39,8 +51,9 @@ def test_cells_wrap_flax():
     (c2, h2), _ = nn.LSTMCell(N).apply(p.variables, (c, h), x)
     np.testing.assert_allclose(lstm_step(p, jnp.concatenate([c, h]), x), jnp.concatenate([c2, h2]))
     a = x @ p.variables["params"]["if"]["kernel"] + h @ p.variables["params"]["hf"]["kernel"]
-    np.testing.assert_allclose(lstm_forget_gate(p, jnp.concatenate([c, h]), x),
-                               jax.nn.sigmoid(a + p.variables["params"]["hf"]["bias"]))
+    np.testing.assert_allclose(
+        lstm_forget_gate(p, jnp.concatenate([c, h]), x), jax.nn.sigmoid(a + p.variables["params"]["hf"]["bias"])
+    )
     g = init_gru(k, N, D, dtype=F64)
     np.testing.assert_allclose(gru_step(g, h, x), nn.GRUCell(N).apply(g.variables, h, x)[0])
 
@@ -55,8 +68,7 @@ def test_recurrent_inits():
 
 
 def test_stable_tanh_derivative_nonzero_in_float32():
-    p = init_rnn(jax.random.PRNGKey(0), 4, gain=1.0, dtype=jnp.float32)._replace(
-        b=jnp.full((4,), 12.0, jnp.float32))
+    p = init_rnn(jax.random.PRNGKey(0), 4, gain=1.0, dtype=jnp.float32)._replace(b=jnp.full((4,), 12.0, jnp.float32))
     j = jax.jacfwd(lambda h: rnn_step(p, h))(jnp.zeros(4, jnp.float32))
     assert np.all(np.abs(np.diag(np.asarray(j))[np.abs(np.diag(np.asarray(p.w))) > 1e-3]) > 0)
 
@@ -124,14 +136,15 @@ def test_newman_formula():
     i = np.arange(1, n + 1)
     np.testing.assert_allclose(lam, 0.5 * (np.log(4.0 / n) + digamma((n - i + 1) / 2)), rtol=1e-12)
     # n = 1: E log|σ z| = ½(log 2σ² + ψ(½)) = log σ − (γ + log 2)/2
-    np.testing.assert_allclose(float(gaussian_product_exponents(1, 1.0, F64)[0]),
-                               -(np.euler_gamma + np.log(2.0)) / 2, rtol=1e-12)
+    np.testing.assert_allclose(
+        float(gaussian_product_exponents(1, 1.0, F64)[0]), -(np.euler_gamma + np.log(2.0)) / 2, rtol=1e-12
+    )
     with pytest.raises(ValueError, match="n"):
         gaussian_product_exponents(0)
 
 
 def test_mean_field_exponent_and_forget_rate():
-    for g in (0.5, 0.8):   # ordered phase: q* = 0, λ = log g
+    for g in (0.5, 0.8):  # ordered phase: q* = 0, λ = log g
         np.testing.assert_allclose(float(rnn_mean_field_exponent(g)), np.log(g), atol=1e-10)
     assert float(rnn_mean_field_exponent(1.3)) > 0
     z = np.random.default_rng(0).normal(size=400_000)

@@ -1,4 +1,5 @@
 """Known-answer tests of the QR/Benettin Lyapunov spectrum (vgtheory._lyapunov)."""
+
 import functools
 
 import jax
@@ -10,9 +11,15 @@ from hypothesis import strategies as st
 
 jax.config.update("jax_enable_x64", True)  # also set by tests/conftest.py
 
-from vgtheory._lyapunov import (ILL_CONDITIONED, NONFINITE, OK, log_volume_growth,  # noqa: E402
-                                lyapunov_spectrum, reortho_for_spread)
-from vgtheory._rnn import init_rnn, rnn_step  # noqa: E402
+from vgtheory._lyapunov import (
+    ILL_CONDITIONED,
+    NONFINITE,
+    OK,
+    log_volume_growth,
+    lyapunov_spectrum,
+    reortho_for_spread,
+)
+from vgtheory._rnn import init_rnn, rnn_step
 
 F64 = jnp.float64
 
@@ -55,6 +62,7 @@ def _jacobians(p, h0, steps):
     def body(h, _):
         j = jax.jacfwd(lambda hh: rnn_step(p, hh))(h)
         return rnn_step(p, h), j
+
     _, js = jax.lax.scan(body, h0, None, length=steps)
     return js
 
@@ -70,11 +78,11 @@ def test_sum_is_mean_log_det_and_short_products_match_dense():
     for j in js:
         prod = j @ prod
     rr = np.abs(np.diag(np.linalg.qr(prod)[1]))
-    tol = 1e-12 * np.linalg.cond(prod)   # the dense reference resolves the bottom only to ε·cond
+    tol = 1e-12 * np.linalg.cond(prod)  # the dense reference resolves the bottom only to ε·cond
     np.testing.assert_allclose(np.asarray(r.exponents) * t, np.log(rr), atol=max(tol, 1e-10))
     sv = np.linalg.svd(prod, compute_uv=False)
     cum_qr, cum_sv = np.cumsum(np.log(rr)), np.cumsum(np.log(sv))
-    assert np.all(cum_qr <= cum_sv + max(tol, 1e-10))            # volumes of a frame ≤ top singular volumes
+    assert np.all(cum_qr <= cum_sv + max(tol, 1e-10))  # volumes of a frame ≤ top singular volumes
     np.testing.assert_allclose(cum_qr[-1], cum_sv[-1], atol=max(tol, 1e-10))
 
 
@@ -95,8 +103,9 @@ def test_interval_independent_within_se():
     p, h0 = tanh_rnn(n, 1.4, seed=3)
     out = {}
     for r in (1, 2, 4):
-        out[r] = jax.jit(lambda p, h, r=r: lyapunov_spectrum(rnn_step, p, h, steps=t, warmup=80,
-                                                               reortho=r, blocks=8))(p, h0)
+        out[r] = jax.jit(lambda p, h, r=r: lyapunov_spectrum(rnn_step, p, h, steps=t, warmup=80, reortho=r, blocks=8))(
+            p, h0
+        )
         assert int(out[r].status) == OK
     se = np.asarray(out[1].se)
     assert np.all(np.isfinite(se)) and np.all(se > 0)
@@ -134,9 +143,8 @@ def test_diverging_trajectory_flagged():
 
 
 def test_ill_conditioned_interval_flagged():
-    d = jnp.array([1.0, 1e-3], F64)   # spread log 1e3 per step, float32 budget log 1e5
-    r = lyapunov_spectrum(linear, jnp.diag(d).astype(jnp.float32), jnp.ones(2, jnp.float32),
-                          steps=20, reortho=5)
+    d = jnp.array([1.0, 1e-3], F64)  # spread log 1e3 per step, float32 budget log 1e5
+    r = lyapunov_spectrum(linear, jnp.diag(d).astype(jnp.float32), jnp.ones(2, jnp.float32), steps=20, reortho=5)
     assert int(r.status) == ILL_CONDITIONED
     assert reortho_for_spread(np.log(1e3), jnp.float32) == 1
 
@@ -153,11 +161,11 @@ def test_bad_input():
         lyapunov_spectrum(linear, a, h, steps=10, reortho=3)
     with pytest.raises(ValueError, match="inputs"):
         lyapunov_spectrum(linear, a, h, jnp.zeros((5, 1)), steps=10)
-    with pytest.raises(ValueError, match="h0"):   # a pytree state the step cannot take
+    with pytest.raises(ValueError, match="h0"):  # a pytree state the step cannot take
         lyapunov_spectrum(linear, a, (jnp.ones(3), jnp.ones(2)), steps=10)
     with pytest.raises(ValueError, match="h0"):
         lyapunov_spectrum(linear, a, jnp.ones(3, jnp.int32), steps=10)
-    with pytest.raises(ValueError, match="step"):   # the state's structure must be kept
+    with pytest.raises(ValueError, match="step"):  # the state's structure must be kept
         lyapunov_spectrum(lambda p, h, x: h[0], a, (h, h), steps=10)
     with pytest.raises(ValueError, match="method"):
         lyapunov_spectrum(linear, a, h, steps=10, method="svd")

@@ -7,6 +7,7 @@ the textbook loop written here (dense ``jax.jacfwd`` Jacobian, Y = J Q, Househol
 every step), and the CholeskyQR-only method still shows the original failure, flagged now
 (status 3) instead of silent.
 """
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -16,10 +17,16 @@ from jax.flatten_util import ravel_pytree
 
 jax.config.update("jax_enable_x64", True)  # also set by tests/conftest.py
 
-import vgtheory as vg  # noqa: E402
-from vgtheory._lyapunov import (CHOLESKY_UNSAFE, ILL_CONDITIONED, NONFINITE, OK,  # noqa: E402
-                                STATUS_TEXT, lyapunov_spectrum)
-from vgtheory.theory import gaussian_product_exponents  # noqa: E402
+import vgtheory as vg
+from vgtheory._lyapunov import (
+    CHOLESKY_UNSAFE,
+    ILL_CONDITIONED,
+    NONFINITE,
+    OK,
+    STATUS_TEXT,
+    lyapunov_spectrum,
+)
+from vgtheory.theory import gaussian_product_exponents
 
 F32 = jnp.float32
 
@@ -77,8 +84,12 @@ def _newman(t):
     return _matrix_step, None, jnp.ones(n, F32), ws
 
 
-CASES = {"vg_lstm": (_vg_lstm, 300), "flax_lstm_carry": (_flax_lstm, 300),
-         "flax_gru_driven": (_flax_gru, 300), "newman_T200": (lambda: _newman(200), 200)}
+CASES = {
+    "vg_lstm": (_vg_lstm, 300),
+    "flax_lstm_carry": (_flax_lstm, 300),
+    "flax_gru_driven": (_flax_gru, 300),
+    "newman_T200": (lambda: _newman(200), 200),
+}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -126,7 +137,7 @@ def test_newman_float32_T2e4():
 
 
 def test_overflowing_linear_state_keeps_exponents():
-    n, t = 8, 2000   # σ² = 2: λ₁ ≈ 0.39, the state passes float32's range after ~230 steps
+    n, t = 8, 2000  # σ² = 2: λ₁ ≈ 0.39, the state passes float32's range after ~230 steps
     a = jnp.sqrt(2.0 / n) * jax.random.normal(jax.random.PRNGKey(2), (n, n), F32)
     lin = lambda a, h, x: jnp.matmul(a, h, precision="highest")  # noqa: E731
     with jax.enable_x64(False):
@@ -174,9 +185,11 @@ def test_status_advice_is_followable():
 def test_default_and_householder_agree_eagerly():
     """No jit and no reference loop: the two methods on random small cells, called eagerly."""
     k = jax.random.PRNGKey(5)
-    cells = [(vg.rnn_step, vg.init_rnn(k, 6, gain=1.6, dtype=F32), 0.3 * jnp.ones(6, F32)),
-             (vg.lstm_step, vg.init_lstm(k, 4, forget_bias=1.0, dtype=F32), 0.2 * jnp.ones(8, F32)),
-             (vg.gru_step, vg.init_gru(k, 6, dtype=F32), 0.2 * jnp.ones(6, F32))]
+    cells = [
+        (vg.rnn_step, vg.init_rnn(k, 6, gain=1.6, dtype=F32), 0.3 * jnp.ones(6, F32)),
+        (vg.lstm_step, vg.init_lstm(k, 4, forget_bias=1.0, dtype=F32), 0.2 * jnp.ones(8, F32)),
+        (vg.gru_step, vg.init_gru(k, 6, dtype=F32), 0.2 * jnp.ones(6, F32)),
+    ]
     xs = jax.random.normal(jax.random.PRNGKey(6), (60, 1), F32)
     for step, p, h0 in cells:
         a = lyapunov_spectrum(step, p, h0, xs, steps=60)
@@ -191,8 +204,7 @@ def test_auto_under_vmap_branches_per_batch_and_differentiates():
     step, past CholeskyQR's float32 budget log 10³), one does not (a diagonal map): each
     equals its own unbatched run; the fall-back stays a cond for the batch (not a select
     running both methods); and the exponents stay differentiable."""
-    tri = jnp.array([[0.9, 0.9, 0.0, 0.0], [0.0, 1e-4, 0.0, 0.0],
-                     [0.0, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.3]], F32)
+    tri = jnp.array([[0.9, 0.9, 0.0, 0.0], [0.0, 1e-4, 0.0, 0.0], [0.0, 0.0, 0.5, 0.0], [0.0, 0.0, 0.0, 0.3]], F32)
     a = jnp.stack([jnp.diag(jnp.array([0.9, 0.5, 0.2, 0.1], F32)), tri])
     step = lambda a, h, x: jnp.matmul(a, jnp.tanh(h), precision="highest")  # noqa: E731
     f = lambda a, m="auto": lyapunov_spectrum(step, a, 0.1 * jnp.ones(4, F32), steps=20, method=m)  # noqa: E731
@@ -226,11 +238,12 @@ def test_pytree_carry_and_inputs_equal_flat_state():
     np.testing.assert_allclose(r_tree.exponents, r_flat.exponents, atol=1e-12)
     assert isinstance(r_tree.state, tuple) and r_tree.state[0].shape == (n,)
     np.testing.assert_allclose(jnp.concatenate(r_tree.state), r_flat.state, atol=1e-12)
-    b_tree = jax.jit(lambda v, c, x: vg.bptt_gradient_norms(tree_step, v, c, x, steps=40,
-                                                            cotangent=(jnp.ones(n), jnp.zeros(n))))(
-        p.variables, (c0, h0), xt)
-    b_flat = vg.bptt_gradient_norms(vg.lstm_step, p, jnp.concatenate([c0, h0]), xs, steps=40,
-                                    cotangent=jnp.concatenate([jnp.ones(n), jnp.zeros(n)]))
+    b_tree = jax.jit(
+        lambda v, c, x: vg.bptt_gradient_norms(tree_step, v, c, x, steps=40, cotangent=(jnp.ones(n), jnp.zeros(n)))
+    )(p.variables, (c0, h0), xt)
+    b_flat = vg.bptt_gradient_norms(
+        vg.lstm_step, p, jnp.concatenate([c0, h0]), xs, steps=40, cotangent=jnp.concatenate([jnp.ones(n), jnp.zeros(n)])
+    )
     np.testing.assert_allclose(b_tree.log_sq_norms, b_flat.log_sq_norms, atol=1e-12)
     np.testing.assert_allclose(b_tree.log_norms, b_tree.log_sq_norms / 2)
     with pytest.raises(ValueError, match="cotangent"):

@@ -4,6 +4,7 @@ plain callables, and every built-in against a width-1024 simulation (issue 13 it
 References are independent of the library's quadrature: scipy.integrate.quad/dblquad and
 mpmath (root of the length map, 30 digits), the erf and arc-cosine closed forms.
 """
+
 import functools
 import math
 
@@ -62,8 +63,9 @@ def test_critical_sigma_w2_exact_points():
         assert abs(float(mf.critical_sigma_w2("erf", dt(0.0))) - math.pi / 4) <= 1e-5
     # the same inside jit(vmap(...)) over σ_b² (the phase-diagram figure's call)
     crit = jax.jit(jax.vmap(lambda b: mf.critical_sigma_w2("tanh", b)))(jnp.array([0.0, 0.05], jnp.float32))
-    assert float(crit[0]) == 1.0 and float(crit[1]) == pytest.approx(float(mf.critical_sigma_w2("tanh", 0.05)),
-                                                                       rel=1e-6)
+    assert float(crit[0]) == 1.0 and float(crit[1]) == pytest.approx(
+        float(mf.critical_sigma_w2("tanh", 0.05)), rel=1e-6
+    )
 
 
 def test_critical_sigma_w2_never_returns_the_bracket_end():
@@ -95,8 +97,9 @@ def test_plain_callable_everywhere():
     g = mf.mean_field("gelu", 1.5, 0.1)
     assert m.phase_name == g.phase_name == "ordered"
     np.testing.assert_allclose(float(m.qstar), float(g.qstar), rtol=2e-2)  # the approximation's own error
-    np.testing.assert_allclose(float(mf.critical_sigma_w2(jnp.tanh, 0.05)),
-                               float(mf.critical_sigma_w2("tanh", 0.05)), rtol=1e-9)
+    np.testing.assert_allclose(
+        float(mf.critical_sigma_w2(jnp.tanh, 0.05)), float(mf.critical_sigma_w2("tanh", 0.05)), rtol=1e-9
+    )
     # networks take the same callable
     p = vg.init_mlp(jax.random.key(0), [6] * 3, dtype=jnp.float64)
     x = jnp.linspace(-1.0, 1.0, 6)
@@ -127,24 +130,26 @@ def test_closed_forms_vs_scipy():
             outer = lambda z1: phi(z1) * GAUSS(z1) * inner(z1)
             ref = integrate.quad(outer, -14, 0, epsabs=1e-13)[0] + integrate.quad(outer, 0, 14, epsabs=1e-13)[0]
             act = vg.activation("prelu", a=alpha)
-            np.testing.assert_allclose(float(mf.correlation_map(c, 1.0, act, 1.0, 0.0)), ref, rtol=1e-7,
-                                       atol=1e-9)
+            np.testing.assert_allclose(float(mf.correlation_map(c, 1.0, act, 1.0, 0.0)), ref, rtol=1e-7, atol=1e-9)
 
 
 def test_hard_tanh_closed_forms_vs_scipy():
     # Gauss–Hermite missed E[φ'²] by ~2 % here (φ' jumps at |h| = 1); found by the @slow grid
     for q in [0.3, 1.0, 3.0]:
         t = 1 / math.sqrt(q)
-        ref_len = sum(_quad_e(lambda h: min(h * h, 1.0) * (lo <= h / math.sqrt(q) < hi), q)
-                      for lo, hi in [(-math.inf, -t), (-t, t), (t, math.inf)])
+        ref_len = sum(
+            _quad_e(lambda h: min(h * h, 1.0) * (lo <= h / math.sqrt(q) < hi), q)
+            for lo, hi in [(-math.inf, -t), (-t, t), (t, math.inf)]
+        )
         np.testing.assert_allclose(float(mf.length_map(q, "hard_tanh", 1.0, 0.0)), ref_len, rtol=1e-9)
         np.testing.assert_allclose(float(mf.kappa("hard_tanh", q)), integrate.quad(GAUSS, -t, t)[0], rtol=1e-12)
 
 
 def _mp_qstar(phi, s2, b2, guess):
     mp.mp.dps = 30
-    E = lambda q: mp.quad(lambda z: phi(mp.sqrt(q) * z) ** 2 * mp.exp(-z * z / 2), [-mp.inf, 0, mp.inf]) \
-        / mp.sqrt(2 * mp.pi)
+    E = lambda q: (
+        mp.quad(lambda z: phi(mp.sqrt(q) * z) ** 2 * mp.exp(-z * z / 2), [-mp.inf, 0, mp.inf]) / mp.sqrt(2 * mp.pi)
+    )
     return float(mp.findroot(lambda q: s2 * E(q) + b2 - q, guess))
 
 
@@ -163,8 +168,9 @@ def test_tanh_chaotic_cstar_vs_scipy():
 
     def C(c):
         s = math.sqrt(1 - c * c)
-        f = lambda z2, z1: math.tanh(math.sqrt(q) * z1) * math.tanh(math.sqrt(q) * (c * z1 + s * z2)) \
-            * GAUSS(z1) * GAUSS(z2)
+        f = lambda z2, z1: (
+            math.tanh(math.sqrt(q) * z1) * math.tanh(math.sqrt(q) * (c * z1 + s * z2)) * GAUSS(z1) * GAUSS(z2)
+        )
         return (s2 * integrate.dblquad(f, -10, 10, -10, 10, epsabs=1e-11)[0] + b2) / q - c
 
     cstar = optimize.brentq(C, 0.1, 0.9, xtol=1e-10)

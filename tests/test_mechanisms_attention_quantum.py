@@ -1,4 +1,5 @@
 """Self-attention rank collapse and the statevector simulator (issue 6: L9, L10)."""
+
 import math
 from functools import reduce
 
@@ -21,8 +22,9 @@ def test_self_attention_matches_flax(key):
     p = vg.init_attention(key, d, 1, F64)
     x = jax.random.normal(jax.random.fold_in(key, 1), (T, d), F64)
     q, k, v = x @ p.wq[0], x @ p.wk[0], x @ p.wv[0]
-    want = fnn.dot_product_attention(q[:, None, :], k[:, None, :], v[:, None, :],
-                                     precision=jax.lax.Precision.HIGHEST)[:, 0, :]
+    want = fnn.dot_product_attention(q[:, None, :], k[:, None, :], v[:, None, :], precision=jax.lax.Precision.HIGHEST)[
+        :, 0, :
+    ]
     np.testing.assert_allclose(vg.self_attention(p.wq[0], p.wk[0], p.wv[0], x), want, rtol=1e-10)
 
 
@@ -69,8 +71,7 @@ def test_attention_residuals_and_bad_input(key):
 
 
 # ------------------------------------------------------------------ quantum
-_P = {"I": np.eye(2), "Z": np.diag([1.0, -1.0]), "X": np.array([[0, 1], [1, 0]]),
-      "Y": np.array([[0, -1j], [1j, 0]])}
+_P = {"I": np.eye(2), "Z": np.diag([1.0, -1.0]), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]])}
 
 
 def _dense_state(thetas, n_active=None):
@@ -81,8 +82,7 @@ def _dense_state(thetas, n_active=None):
     psi = np.zeros(2**n, complex)
     psi[0] = 1
     for l in range(L):
-        gates = [np.asarray(rz(th_[l, q, 1])) @ np.asarray(ry(th_[l, q, 0])) if q < m else np.eye(2)
-                 for q in range(n)]
+        gates = [np.asarray(rz(th_[l, q, 1])) @ np.asarray(ry(th_[l, q, 0])) if q < m else np.eye(2) for q in range(n)]
         U = reduce(np.kron, gates)
         diag = np.ones(2**n)
         for i in range(2**n):
@@ -100,8 +100,9 @@ def test_statevector_matches_dense_unitary(key, n):
     pauli = "ZYX"[:n] if n > 1 else "X"
     H = reduce(np.kron, [_P[c] for c in pauli])
     ref = _dense_state(thetas)
-    np.testing.assert_allclose(float(vg.pauli_expectation(psi.reshape((2,) * n), pauli)),
-                               np.real(ref.conj() @ H @ ref), atol=1e-12)
+    np.testing.assert_allclose(
+        float(vg.pauli_expectation(psi.reshape((2,) * n), pauli)), np.real(ref.conj() @ H @ ref), atol=1e-12
+    )
 
 
 def test_n_active_embeds_smaller_circuit(key):

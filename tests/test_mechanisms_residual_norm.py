@@ -1,4 +1,5 @@
 """Residual networks, BatchNorm/LayerNorm MLPs and their closed forms (issue 6)."""
+
 import math
 
 import flax.linen as fnn
@@ -45,8 +46,9 @@ def test_stack_gradient_flow_matches_dense_vjp(key):
 def test_residual_gain_exact_for_one_unit():
     """n = 1: E(1 + α w₂ 1{w₁x>0} w₁)² with w₁ ~ N(0,2), w₂ ~ N(0,1), by 2-D quadrature."""
     alpha = 0.8
-    f = lambda w1, w2: (1 + alpha * w2 * (w1 > 0) * w1) ** 2 * np.exp(-w1**2 / 4 - w2**2 / 2) / (
-        2 * math.pi * math.sqrt(2))
+    f = lambda w1, w2: (
+        (1 + alpha * w2 * (w1 > 0) * w1) ** 2 * np.exp(-(w1**2) / 4 - w2**2 / 2) / (2 * math.pi * math.sqrt(2))
+    )
     val, _ = integrate.dblquad(lambda w2, w1: f(w1, w2), 0, 40, -40, 40)
     val += integrate.dblquad(lambda w2, w1: f(w1, w2), -40, 0, -40, 40)[0]
     np.testing.assert_allclose(val, th.residual_gain(alpha, 1), rtol=1e-7)
@@ -74,8 +76,9 @@ def test_resnet_bad_input(key):
 # ------------------------------------------------------------------ normalisation
 def test_norms_match_flax(key):
     h = 3.0 + 2.0 * jax.random.normal(key, (7, 5), F64)
-    bn = fnn.BatchNorm(use_running_average=False, use_bias=False, use_scale=False, epsilon=1e-5,
-                       dtype=F64, param_dtype=F64)
+    bn = fnn.BatchNorm(
+        use_running_average=False, use_bias=False, use_scale=False, epsilon=1e-5, dtype=F64, param_dtype=F64
+    )
     want_bn, _ = bn.init_with_output(jax.random.key(0), h)
     want_bn = want_bn[0] if isinstance(want_bn, tuple) else want_bn
     np.testing.assert_allclose(jax.jit(vg.batch_norm)(h), want_bn, rtol=1e-6, atol=1e-7)
@@ -142,8 +145,9 @@ def test_norm_bad_input(key):
     with pytest.raises(ValueError, match="x"):
         vg.norm_mlp_apply(p, jnp.ones((3, 5)), "relu")
     with pytest.raises(TypeError, match="params"):
-        vg.norm_mlp_apply(MLP((jnp.ones((3, 4)), jnp.ones((4, 3))), (jnp.ones(3), jnp.ones(4))),
-                          jnp.ones((3, 4)), "relu")
+        vg.norm_mlp_apply(
+            MLP((jnp.ones((3, 4)), jnp.ones((4, 3))), (jnp.ones(3), jnp.ones(4))), jnp.ones((3, 4)), "relu"
+        )
     with pytest.raises(ValueError, match="q"):
         th.width_ratio("tanh", q=-1.0)
     with pytest.raises(ValueError, match="n"):
@@ -173,10 +177,10 @@ def test_stack_gradient_flow_dead_relu_layer_is_minus_inf_not_nan():
     flow = jax.jit(vg.stack_gradient_flow, static_argnums=0, static_argnames="full_output")
     logs = np.asarray(flow(_relu_block, tuple(params), x, g))
     assert not np.isnan(logs).any()
-    assert np.isneginf(logs[: dead + 1]).all() and np.isfinite(logs[dead + 1:]).all()
+    assert np.isneginf(logs[: dead + 1]).all() and np.isfinite(logs[dead + 1 :]).all()
     ref = np.asarray(vg.gradient_flow(params, x, "relu", g).log_sq_norms)
     np.testing.assert_array_equal(np.isneginf(ref), np.isneginf(logs))
-    np.testing.assert_allclose(logs[dead + 1:], ref[dead + 1:], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(logs[dead + 1 :], ref[dead + 1 :], rtol=1e-12, atol=1e-12)
     full = flow(_relu_block, tuple(params), x, g, full_output=True)
     assert not bool(full.finite)
     assert np.asarray(full.resolved).tolist() == [False] * (dead + 1) + [True] * (L - dead)
@@ -185,8 +189,12 @@ def test_stack_gradient_flow_dead_relu_layer_is_minus_inf_not_nan():
     alive = _relu_stack(F64, None, n, L)
     full = flow(_relu_block, tuple(alive), x, g, full_output=True)
     assert bool(full.finite) and np.asarray(full.resolved).all()
-    np.testing.assert_allclose(np.asarray(full.log_sq_norms),
-                               np.asarray(vg.gradient_flow(alive, x, "relu", g).log_sq_norms), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        np.asarray(full.log_sq_norms),
+        np.asarray(vg.gradient_flow(alive, x, "relu", g).log_sq_norms),
+        rtol=1e-12,
+        atol=1e-12,
+    )
 
 
 def test_stack_tangent_flow_dead_relu_layer():
@@ -195,8 +203,8 @@ def test_stack_tangent_flow_dead_relu_layer():
     x = jnp.linspace(-1.0, 1.0, n, dtype=F64)
     full = vg.stack_tangent_flow(_relu_block, tuple(params), x, jnp.ones(n, F64), full_output=True)
     logs = np.asarray(full.log_sq_norms)
-    assert not np.isnan(logs).any() and np.isneginf(logs[dead + 1:]).all() and np.isfinite(logs[: dead + 1]).all()
-    assert not bool(full.finite) and not np.asarray(full.resolved)[dead + 1:].any()
+    assert not np.isnan(logs).any() and np.isneginf(logs[dead + 1 :]).all() and np.isfinite(logs[: dead + 1]).all()
+    assert not bool(full.finite) and not np.asarray(full.resolved)[dead + 1 :].any()
 
 
 def _null_pair(n, dtype):
@@ -236,7 +244,9 @@ def test_flows_flag_gains_at_the_rounding_floor(dtype):
     vn = np.asarray(v, np.float64) / np.linalg.norm(np.asarray(v, np.float64))
     want = [0.0, math.log(9 * (vn.sum() / math.sqrt(n)) ** 2)]
     want += [want[1], want[1] + math.log(4.0)]
-    np.testing.assert_allclose(np.asarray(r.log_sq_norms, np.float64), want, rtol=1e-5 if dtype == jnp.float32 else 1e-12)
+    np.testing.assert_allclose(
+        np.asarray(r.log_sq_norms, np.float64), want, rtol=1e-5 if dtype == jnp.float32 else 1e-12
+    )
 
 
 def test_deep_orthogonal_stack_flows_have_no_false_flags():

@@ -2,6 +2,7 @@
 references: jax.grad of the loss for the parameters, and the model split by hand (the tail
 after a module, differentiated with jax.grad at that module's output) for the activations.
 All in float64 (conftest enables x64), under jax.jit."""
+
 import math
 
 import flax.linen as nn
@@ -30,8 +31,10 @@ def _half_sq(y):
 
 def _check_params(r, grads, prefix=()):
     """Every parameter leaf's entry equals log‖jax.grad‖²."""
-    flat = {"/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path): g
-            for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]}
+    flat = {
+        "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path): g
+        for path, g in jax.tree_util.tree_flatten_with_path(grads)[0]
+    }
     assert list(r.params) == list(flat)
     # a gradient that is zero in exact arithmetic (an attention key bias: softmax is shift
     # invariant) is rounding noise ~1e-16 of the largest: then only check it is noise too
@@ -68,8 +71,7 @@ def test_linen_cnn_matches_grad_and_split(cnn):
     # last layer: L = ½‖y‖², so ∂L/∂y = y
     np.testing.assert_allclose(float(r.activations["Dense_0"]), _log_sq(y), rtol=1e-12)
     _check_params(r, jax.grad(lambda p: _half_sq(model.apply({"params": p}, x)))(v["params"]))
-    np.testing.assert_allclose(float(r.input), _log_sq(jax.grad(lambda x: _half_sq(model.apply(v, x)))(x)),
-                               rtol=1e-10)
+    np.testing.assert_allclose(float(r.input), _log_sq(jax.grad(lambda x: _half_sq(model.apply(v, x)))(x)), rtol=1e-10)
     # the model split by hand: tails after Conv_0 and Conv_1
     p = v["params"]
     conv = lambda name, z: nn.Conv(4, (3, 3)).apply({"params": p[name]}, z)
@@ -98,8 +100,7 @@ def _value(v):
 
 class NnxMLP(nnx.Module):
     def __init__(self, rngs, widths=(5, 7, 6, 3)):
-        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs, param_dtype=F64)
-                                for a, b in zip(widths[:-1], widths[1:])])
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs, param_dtype=F64) for a, b in zip(widths[:-1], widths[1:])])
 
     def __call__(self, x):
         for layer in self.layers[:-1]:
@@ -118,8 +119,7 @@ def test_nnx_mlp_matches_grad_and_split(key):
     r0 = vg.module_gradient_flow(model, x)  # default ½‖y‖²: the last layer gives log‖y‖²
     np.testing.assert_allclose(float(r0.activations["layers/2"]), _log_sq(y), rtol=1e-12)
     grads = nnx.grad(lambda m: loss(m(x)))(model)
-    flat = {"/".join(str(k) for k in path): _value(s)
-            for path, s in grads.flat_state()}
+    flat = {"/".join(str(k) for k in path): _value(s) for path, s in grads.flat_state()}
     assert list(r.params) == list(flat)
     for name, g in flat.items():
         np.testing.assert_allclose(float(r.params[name]), _log_sq(g), rtol=1e-10, err_msg=name)
@@ -156,8 +156,13 @@ def test_layernorm_mlp_and_batch(key):
 
 
 def test_dead_relu_layer_is_minus_inf_and_flagged(key):
-    model = nn.Sequential([nn.Dense(6, bias_init=nn.initializers.constant(-100.0)), nn.relu,
-                           nn.Dense(2, bias_init=nn.initializers.constant(0.3))])
+    model = nn.Sequential(
+        [
+            nn.Dense(6, bias_init=nn.initializers.constant(-100.0)),
+            nn.relu,
+            nn.Dense(2, bias_init=nn.initializers.constant(0.3)),
+        ]
+    )
     x = jnp.ones(3, F64)
     v = _f64(model.init(key, x))
     r = jax.jit(lambda v: vg.module_gradient_flow(model, x, variables=v))(v)
@@ -190,11 +195,10 @@ def test_taps_in_a_plain_function(key):
     z = x
     for l in range(3):
         z = jnp.matmul(w[l], jnp.tanh(z), precision="highest")
-        tail = lambda z, l=l: _half_sq(f(w[l + 1:], z))
+        tail = lambda z, l=l: _half_sq(f(w[l + 1 :], z))
         key_l = "layer" if l == 0 else f"layer:{l}"
         np.testing.assert_allclose(float(r.activations[key_l]), _log_sq(jax.grad(tail)(z)), rtol=1e-10)
-    np.testing.assert_allclose(float(r.params["params"]), _log_sq(jax.grad(lambda w: _half_sq(f(w, x)))(w)),
-                               rtol=1e-10)
+    np.testing.assert_allclose(float(r.params["params"]), _log_sq(jax.grad(lambda w: _half_sq(f(w, x)))(w)), rtol=1e-10)
     assert vg.tap(x, "outside") is x  # the identity outside module_gradient_flow
 
 
@@ -305,8 +309,9 @@ def test_shared_module_tap_and_batch_stats(key):
     p = v["params"]
     dense = lambda z: nn.Dense(3).apply({"params": p["dense"]}, z)
     h = jnp.tanh(model.apply(v, x, method=lambda m, x: m.bn(m.dense(x)), mutable=["batch_stats"])[0])
-    np.testing.assert_allclose(float(r.activations["hidden"]), _log_sq(jax.grad(lambda h: _half_sq(dense(h)))(h)),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        float(r.activations["hidden"]), _log_sq(jax.grad(lambda h: _half_sq(dense(h)))(h)), rtol=1e-10
+    )
     grads = jax.grad(lambda q: _half_sq(model.apply({**v, "params": q}, x, mutable=["batch_stats"])[0]))(p)
     _check_params(r, grads)
     with pytest.raises(ValueError, match="precision"):

@@ -5,6 +5,7 @@ Each configuration launches real Python processes that call
 ``jax.distributed.initialize(coordinator_address="127.0.0.1:<port>", ...)``; CPU collectives
 go through gloo. Every subprocess has a timeout, so a hang fails instead of blocking.
 """
+
 from __future__ import annotations
 
 import os
@@ -94,13 +95,27 @@ def _free_port() -> int:
 
 def _start(mode: str, nproc: int, ndev: int, out: pathlib.Path) -> list:
     """Starts ``nproc`` processes with ``ndev`` CPU devices each."""
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={ndev}",
-               PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS=f"--xla_force_host_platform_device_count={ndev}",
+        PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
     port = str(_free_port())
-    return [(f"{mode} {nproc}×{ndev} process {i}",
-             subprocess.Popen([sys.executable, "-c", SCRIPT, mode, str(i), str(nproc), port, str(out)],
-                              env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-            for i in range(nproc)]
+    return [
+        (
+            f"{mode} {nproc}×{ndev} process {i}",
+            subprocess.Popen(
+                [sys.executable, "-c", SCRIPT, mode, str(i), str(nproc), port, str(out)],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ),
+        )
+        for i in range(nproc)
+    ]
 
 
 def _wait(procs: list) -> None:
@@ -158,9 +173,14 @@ def test_processes_return_single_process_numbers(runs, nproc, ndev):
 
 def test_pack_roundtrip_is_bit_exact():
     rng = np.random.default_rng(0)
-    arrays = [rng.normal(size=(5, 3)), np.array([np.nan, -np.inf, 5e-324]),
-              rng.normal(size=7).astype(np.float32), np.array([True, False, True]), np.arange(3, dtype=np.int8),
-              np.zeros((0, 2))]
+    arrays = [
+        rng.normal(size=(5, 3)),
+        np.array([np.nan, -np.inf, 5e-324]),
+        rng.normal(size=7).astype(np.float32),
+        np.array([True, False, True]),
+        np.arange(3, dtype=np.int8),
+        np.zeros((0, 2)),
+    ]
     buf = _ensemble._pack(arrays)
     assert buf.dtype == np.uint32
     back = _ensemble._unpack(buf, [(a.shape, a.dtype) for a in arrays])

@@ -8,6 +8,7 @@ eager-vs-jitted numbers are in ``benchmarks/bench_eager.py`` / RESULTS.md.
 Numbers (σ, tolerances) are traced, so a sweep does not retrace; a new static argument or a
 new function object does, once.
 """
+
 from __future__ import annotations
 
 import gc
@@ -47,8 +48,10 @@ def _mlp_loss(params, x, y):
 _kx, _ky, _kp = jax.random.split(KEY, 3)
 _X = jax.random.normal(_kx, (16, 4), F32)
 _Y = jax.random.normal(_ky, (16, 1), F32)
-PARAMS = [(0.5 * jax.random.normal(k, (a, b), F32), jnp.zeros(b, F32))
-          for k, a, b in zip(jax.random.split(_kp, 3), (4, 6, 5), (6, 5, 1))]
+PARAMS = [
+    (0.5 * jax.random.normal(k, (a, b), F32), jnp.zeros(b, F32))
+    for k, a, b in zip(jax.random.split(_kp, 3), (4, 6, 5), (6, 5, 1))
+]
 LOSS = partial(_mlp_loss, x=_X, y=_Y)
 
 
@@ -62,20 +65,33 @@ MAT = jax.random.normal(KEY, (4, 12, 10), F32)
 
 # name → (public function, call with (first, second) values of its traced arguments, counter)
 CASES = {
-    "bptt_gradient_norms": (vg.bptt_gradient_norms,
-                            lambda h: vg.bptt_gradient_norms(counting_step, RNN, h, steps=12), (H0, 2 * H0), "step"),
-    "lyapunov_spectrum": (vg.lyapunov_spectrum,
-                          lambda h: vg.lyapunov_spectrum(counting_step, RNN, h, steps=12, blocks=2), (H0, 2 * H0), "step"),
-    "hessian_eigh": (vg.hessian_eigh, lambda k: vg.hessian_eigh(LOSS, PARAMS, 2, k),
-                     (KEY, jax.random.key(1)), "loss"),
-    "hessian_trace": (vg.hessian_trace, lambda k: vg.hessian_trace(LOSS, PARAMS, k, 9),
-                      (KEY, jax.random.key(1)), "loss"),
-    "theory.mean_field": (vg.theory.mean_field, lambda s: vg.theory.mean_field(ACT, s, 0.05),
-                          (1.5, 2.5), "act"),
-    "singular_values": (vg.singular_values, lambda a: vg.singular_values(a, method="jacobi"),
-                        (MAT, 2 * MAT), None),
-    "random_circuit_gradients": (vg.random_circuit_gradients,
-                                 lambda k: vg.random_circuit_gradients(k, 3, 4, 8), (KEY, jax.random.key(1)), None),
+    "bptt_gradient_norms": (
+        vg.bptt_gradient_norms,
+        lambda h: vg.bptt_gradient_norms(counting_step, RNN, h, steps=12),
+        (H0, 2 * H0),
+        "step",
+    ),
+    "lyapunov_spectrum": (
+        vg.lyapunov_spectrum,
+        lambda h: vg.lyapunov_spectrum(counting_step, RNN, h, steps=12, blocks=2),
+        (H0, 2 * H0),
+        "step",
+    ),
+    "hessian_eigh": (vg.hessian_eigh, lambda k: vg.hessian_eigh(LOSS, PARAMS, 2, k), (KEY, jax.random.key(1)), "loss"),
+    "hessian_trace": (
+        vg.hessian_trace,
+        lambda k: vg.hessian_trace(LOSS, PARAMS, k, 9),
+        (KEY, jax.random.key(1)),
+        "loss",
+    ),
+    "theory.mean_field": (vg.theory.mean_field, lambda s: vg.theory.mean_field(ACT, s, 0.05), (1.5, 2.5), "act"),
+    "singular_values": (vg.singular_values, lambda a: vg.singular_values(a, method="jacobi"), (MAT, 2 * MAT), None),
+    "random_circuit_gradients": (
+        vg.random_circuit_gradients,
+        lambda k: vg.random_circuit_gradients(k, 3, 4, 8),
+        (KEY, jax.random.key(1)),
+        None,
+    ),
 }
 
 
@@ -176,13 +192,16 @@ def test_inside_user_transformations_runs_as_written():
 
 def test_partial_binds_data_as_traced_arguments():
     """A training loop: a new batch each step through functools.partial compiles once."""
+
     def loss(p, x):
         return jnp.sum((p * x) ** 2) + jnp.sum(p**4)
 
     p = jnp.ones(5, F32)
     n = vg.hessian_eigh.trace_count()
-    vals = [float(vg.hessian_eigh(partial(loss, x=jnp.full(5, c, F32)), p, 1, KEY, num_iters=5).values[0])
-            for c in (1.0, 2.0, 3.0)]
+    vals = [
+        float(vg.hessian_eigh(partial(loss, x=jnp.full(5, c, F32)), p, 1, KEY, num_iters=5).values[0])
+        for c in (1.0, 2.0, 3.0)
+    ]
     assert vg.hessian_eigh.trace_count() == n + 1
     np.testing.assert_allclose(vals, [14.0, 20.0, 30.0], rtol=1e-5)  # H = diag(2x² + 12p²): not stale
 

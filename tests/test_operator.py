@@ -1,5 +1,6 @@
 """One linear-operator type (issue 14): LinearOperator through Lanczos, power iteration, SLQ,
 the trace estimators, and matrix-free singular values of a Jacobian (Lanczos on JᵀJ)."""
+
 from __future__ import annotations
 
 import jax

@@ -16,6 +16,7 @@ Three kinds of test:
   ``jax.default_matmul_precision("tensorfloat32")`` equal the plain float32-highest ones bit
   for bit (on CPU both are true fp32; on a GPU this is what catches a missing argument).
 """
+
 from __future__ import annotations
 
 import ast
@@ -62,8 +63,10 @@ def _is_precision_context(with_node: ast.With) -> bool:
 
 def _host_numpy(node: ast.BinOp) -> bool:
     """``np.asarray(a) @ np.asarray(b)``-style products run on the host in numpy: no TF32."""
+
     def is_np(e):
         return isinstance(e, ast.Call) and _base_names(e.func)[:1] in (["np"], ["numpy"], ["onp"])
+
     return is_np(node.left) or is_np(node.right)
 
 
@@ -112,17 +115,18 @@ def test_scanner_finds_what_it_should(tmp_path):
         "import jax, jax.numpy as jnp, numpy as np\n"
         "from jax import lax\n"
         "def f(a, b):\n"
-        "    x = jnp.matmul(a, b)\n"                                   # 4: flagged
+        "    x = jnp.matmul(a, b)\n"  # 4: flagged
         "    y = jnp.einsum('ij,jk->ik', a, b, precision='highest')\n"  # ok
-        "    z = a @ b\n"                                              # 6: flagged
-        "    w = lax.dot_general(a, b, (((1,), (0,)), ((), ())))\n"    # 7: flagged
+        "    z = a @ b\n"  # 6: flagged
+        "    w = lax.dot_general(a, b, (((1,), (0,)), ((), ())))\n"  # 7: flagged
         "    with jax.default_matmul_precision('highest'):\n"
-        "        u = a @ b + jnp.dot(a, b)\n"                          # ok
-        "    v = np.dot(a, b)\n"                                       # host numpy: ignored
-        "    t = jax.numpy.tensordot(a, b, 1)\n"                       # 11: flagged
-        "    s = a @ b  # precision-ok: host arrays\n"                 # exempted
-        "    r = np.asarray(a) @ np.asarray(b)\n"                     # host numpy: ignored
-        "    return x, y, z, w, u, v, t, s, r\n")
+        "        u = a @ b + jnp.dot(a, b)\n"  # ok
+        "    v = np.dot(a, b)\n"  # host numpy: ignored
+        "    t = jax.numpy.tensordot(a, b, 1)\n"  # 11: flagged
+        "    s = a @ b  # precision-ok: host arrays\n"  # exempted
+        "    r = np.asarray(a) @ np.asarray(b)\n"  # host numpy: ignored
+        "    return x, y, z, w, u, v, t, s, r\n"
+    )
     offenders, exempted = scan_file(src, tmp_path)
     lines = sorted(int(o.split(":")[1]) for o in offenders)
     assert lines == [4, 6, 7, 11], offenders
@@ -163,8 +167,9 @@ def test_gradient_flow_f32_vs_f64(act):
     # in log units (≈ 2e-5), far below any statistical tolerance of the claims
     tol = 2 * L * n * U32
     np.testing.assert_allclose(np.asarray(r32.log_sq_norms, np.float64), np.asarray(r64.log_sq_norms), atol=tol)
-    np.testing.assert_allclose(np.asarray(r32.weight_log_sq_norms, np.float64),
-                               np.asarray(r64.weight_log_sq_norms), atol=tol)
+    np.testing.assert_allclose(
+        np.asarray(r32.weight_log_sq_norms, np.float64), np.asarray(r64.weight_log_sq_norms), atol=tol
+    )
 
 
 @pytest.mark.parametrize("act", ["sigmoid", "relu"])
@@ -230,8 +235,9 @@ def test_log_singular_values_f32_vs_f64():
     l32, l64 = l32.log_sv, l64.log_sv
     assert l32.dtype == jnp.float32
     # log domain, QR-stabilised: each of L factors contributes O(n·u) to every log σ_i
-    np.testing.assert_allclose(np.sort(np.asarray(l32, np.float64)), np.sort(np.asarray(l64)),
-                               atol=20 * L * n * U32 * 10)
+    np.testing.assert_allclose(
+        np.sort(np.asarray(l32, np.float64)), np.sort(np.asarray(l64)), atol=20 * L * n * U32 * 10
+    )
 
 
 def test_lyapunov_f32_vs_f64_contracting():
@@ -256,8 +262,9 @@ def test_lanczos_f32_vs_f64():
     norm = float(np.max(np.abs(ev)))
     for which, ref in (("largest", ev[::-1][:3]), ("smallest", ev[:3])):
         r64 = lanczos_eigh(lambda v: jnp.matmul(h64, v, precision="highest"), v0, 3, which=which, num_iters=n)
-        r32 = lanczos_eigh(lambda v: jnp.matmul(h32, v, precision="highest"), v0.astype(jnp.float32), 3,
-                           which=which, num_iters=n)
+        r32 = lanczos_eigh(
+            lambda v: jnp.matmul(h32, v, precision="highest"), v0.astype(jnp.float32), 3, which=which, num_iters=n
+        )
         np.testing.assert_allclose(np.asarray(r64.values), ref, atol=1e-10 * norm)
         # full reorthogonalisation: Ritz values backward-stable, error ≈ c·n·u·‖H‖ (c = 50)
         np.testing.assert_allclose(np.asarray(r32.values, np.float64), ref, atol=50 * n * U32 * norm)

@@ -10,6 +10,7 @@ The hook is not enabled for the whole suite: many tests check the library's own 
 messages for bad input (ValueError/TypeError naming the argument), which the runtime check
 would pre-empt with a TypeCheckError.
 """
+
 import subprocess
 import sys
 import textwrap
@@ -18,7 +19,7 @@ import pytest
 
 pytest.importorskip("beartype")
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import warnings
     warnings.simplefilter("ignore", DeprecationWarning)   # beartype: typing.Callable (PEP 585)
     import jax
@@ -54,7 +55,7 @@ SCRIPT = textwrap.dedent('''
     ls = vg.log_singular_values(jnp.broadcast_to(jnp.diag(jnp.array([2.0, 0.5])), (50, 2, 2)))
     assert [round(float(v), 6) for v in ls.log_sv] == [round(50 * np.log(2), 6), round(-50 * np.log(2), 6)]
     print("OK")
-''')
+""")
 
 
 def test_public_calls_pass_runtime_type_checks():

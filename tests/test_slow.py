@@ -10,6 +10,7 @@ seconds (default 3600) dumps its Python stacks (faulthandler) and exits; the sta
 the failure message. The verdicts use the Bonferroni threshold over the claims as well as
 their rows (family-wise α = 0.01 over the whole slow run).
 """
+
 import json
 import os
 import subprocess
@@ -33,8 +34,19 @@ sys.exit(main(sys.argv[1:]))
 
 def run_full(claim_id: str, json_path, timeout: float = TIMEOUT) -> tuple[dict | None, str]:
     """Runs one claim at full settings in a subprocess; returns (its JSON record or None, stderr)."""
-    cmd = [sys.executable, "-c", _RUN.format(dump=timeout), "verify", "--full", "--only", claim_id,
-           "--alpha", repr(ALPHA), "--json", str(json_path)]
+    cmd = [
+        sys.executable,
+        "-c",
+        _RUN.format(dump=timeout),
+        "verify",
+        "--full",
+        "--only",
+        claim_id,
+        "--alpha",
+        repr(ALPHA),
+        "--json",
+        str(json_path),
+    ]
     try:
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 120)
         err = res.stderr

@@ -1,16 +1,20 @@
 """Log-singular values of long products: mpmath references, float64 SVD, depth 10^4."""
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import mpmath as mp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
 
-from vgtheory._logspectrum import (graded_log_svd, log_singular_values,  # noqa: E402
-                                   log_singular_values_scan)
+from vgtheory._logspectrum import (
+    graded_log_svd,
+    log_singular_values,
+    log_singular_values_scan,
+)
 
 _jit_lsv = jax.jit(log_singular_values)
 
@@ -76,8 +80,7 @@ def test_exact_diagonal_product():
     d = jnp.array([2.0, 1.1, 0.9, 0.5], jnp.float32)
     m = jnp.broadcast_to(jnp.diag(d), (10_000, 4, 4))  # same shape as the depth test: no recompile
     r = _jit_lsv(m)
-    np.testing.assert_allclose(np.asarray(r.log_sv), 10_000 * np.log(np.asarray(d, np.float64)),
-                               rtol=1e-6, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(r.log_sv), 10_000 * np.log(np.asarray(d, np.float64)), rtol=1e-6, atol=1e-3)
 
 
 def test_scan_form_matches_stacked():
@@ -89,8 +92,7 @@ def test_scan_form_matches_stacked():
 
     c, r = jax.jit(lambda f: log_singular_values_scan(step, 0, f))(f)
     assert int(c) == 40
-    np.testing.assert_allclose(np.asarray(r.log_sv), np.asarray(log_singular_values(f).log_sv),
-                               rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(r.log_sv), np.asarray(log_singular_values(f).log_sv), rtol=1e-12)
 
     # factors generated on the fly (never stored): keys in the carry
     def gen(key, _):
@@ -141,6 +143,5 @@ def test_vmap_over_an_ensemble():
         p = np.eye(3)
         for m in np.asarray(f[i]):
             p = m @ p
-        np.testing.assert_allclose(np.asarray(r.log_sv[i]),
-                                   np.log(np.linalg.svd(p, compute_uv=False)), atol=1e-9)
+        np.testing.assert_allclose(np.asarray(r.log_sv[i]), np.log(np.linalg.svd(p, compute_uv=False)), atol=1e-9)
     assert np.asarray(r.finite).all()

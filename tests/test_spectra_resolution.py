@@ -4,18 +4,19 @@ rounding floor of an exactly rank-deficient product are flagged, not reported as
 References are independent: mpmath at 200 digits on the very factors the algorithm sees
 (their exact product), analytic values for orthogonal × scale products.
 """
+
 import math
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import mpmath as mp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import jax.numpy as jnp
+import mpmath as mp
+import numpy as np
+import pytest
 
-import vgtheory as vg  # noqa: E402
+import vgtheory as vg
 
 _jit_lsv = jax.jit(vg.log_singular_values)
 

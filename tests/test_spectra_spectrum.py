@@ -1,15 +1,22 @@
 """Singular values, moments and densities against float64 numpy references."""
+
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
 
-from vgtheory._spectrum import (condition_number, jjt_moments, resolve_method,  # noqa: E402
-                                singular_values, spectral_density, spectrum)
+from vgtheory._spectrum import (
+    condition_number,
+    jjt_moments,
+    resolve_method,
+    singular_values,
+    spectral_density,
+    spectrum,
+)
 
 METHODS = ["svd", "gram", "rayleigh", "jacobi"]
 
@@ -46,8 +53,13 @@ def test_accuracy_float32_vs_float64(method):
 
 
 @settings(max_examples=6, deadline=None)
-@given(m=st.integers(1, 9), n=st.integers(1, 9), b=st.integers(1, 3),
-       method=st.sampled_from(METHODS), seed=st.integers(0, 2**31 - 1))
+@given(
+    m=st.integers(1, 9),
+    n=st.integers(1, 9),
+    b=st.integers(1, 3),
+    method=st.sampled_from(METHODS),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_random_shapes(m, n, b, method, seed):
     a = np.random.default_rng(seed).standard_normal((b, m, n))
     ref = np.linalg.svd(a, compute_uv=False)
@@ -97,11 +109,14 @@ def test_density_normalised():
     assert d.centers.shape == (40,)
 
 
-@pytest.mark.parametrize("bad,exc,match", [
-    (np.zeros(3), ValueError, "a"),
-    (np.zeros((2, 2), np.int32), TypeError, "floating"),
-    (np.zeros((0, 3)), ValueError, "non-empty"),
-])
+@pytest.mark.parametrize(
+    "bad,exc,match",
+    [
+        (np.zeros(3), ValueError, "a"),
+        (np.zeros((2, 2), np.int32), TypeError, "floating"),
+        (np.zeros((0, 3)), ValueError, "non-empty"),
+    ],
+)
 def test_bad_input(bad, exc, match):
     with pytest.raises(exc, match=match):
         singular_values(jnp.asarray(bad))

@@ -1,15 +1,16 @@
 """Random-matrix closed forms against integrals, exact enumeration and small simulations."""
+
 import math
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from scipy import special  # noqa: E402
+import numpy as np
+import pytest
+from scipy import special
 
-from vgtheory.theory import _rmt  # noqa: E402
+from vgtheory.theory import _rmt
 
 
 def test_digamma_trigamma():
@@ -25,8 +26,7 @@ def test_mp_density_moments(c):
     # where ρ ~ x^{-1/2}): the midpoint rule over a period is then spectrally accurate
     th = (np.arange(4000) + 0.5) * np.pi / 4000  # midpoint rule: never on an edge
     x = lo + (hi - lo) * np.sin(th) ** 2
-    w = np.asarray(_rmt.marchenko_pastur_density(x, c)) * 2 * (hi - lo) * np.abs(
-        np.sin(th) * np.cos(th)) / 2
+    w = np.asarray(_rmt.marchenko_pastur_density(x, c)) * 2 * (hi - lo) * np.abs(np.sin(th) * np.cos(th)) / 2
     mom = _rmt.marchenko_pastur_moments(3, c)
     assert np.sum(w) * np.pi / 4000 == pytest.approx(1.0, abs=1e-6)
     for k in (1, 2, 3):
@@ -108,16 +108,19 @@ def test_relu_log_moments_asymptotics_and_enumeration():
     assert _rmt.hanin_nica_log_variance([10, 20]) == pytest.approx(0.75)
 
 
-@pytest.mark.parametrize("call", [
-    lambda: _rmt.marchenko_pastur_moments(0, 0.5),
-    lambda: _rmt.marchenko_pastur_density(1.0, -1.0),
-    lambda: _rmt.fuss_catalan(2, 0),
-    lambda: _rmt.wishart_moments_finite(4, 2, 2),
-    lambda: _rmt.gaussian_product_moments(0, 2),
-    lambda: _rmt.isometry_moments(3, "uniform"),
-    lambda: _rmt.near_identity_log_rate(-0.1, 4),
-    lambda: _rmt.hanin_nica_log_variance([0, 3]),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: _rmt.marchenko_pastur_moments(0, 0.5),
+        lambda: _rmt.marchenko_pastur_density(1.0, -1.0),
+        lambda: _rmt.fuss_catalan(2, 0),
+        lambda: _rmt.wishart_moments_finite(4, 2, 2),
+        lambda: _rmt.gaussian_product_moments(0, 2),
+        lambda: _rmt.isometry_moments(3, "uniform"),
+        lambda: _rmt.near_identity_log_rate(-0.1, 4),
+        lambda: _rmt.hanin_nica_log_variance([0, 3]),
+    ],
+)
 def test_bad_input(call):
     with pytest.raises(ValueError):
         call()

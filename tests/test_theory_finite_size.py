@@ -1,4 +1,5 @@
 """Finite-size corrections (issue 9): closed forms against the exact Beta law and simulation."""
+
 import math
 
 import jax
@@ -55,7 +56,7 @@ def test_against_simulation():
     def draw(k):
         p, x = mlp_and_inputs(k, n, depth, 16.0, b)
         pre = norm_mlp_apply(p, x, act, norm="batch", eps=0.0).preacts
-        return jnp.mean(act.deriv(pre[depth // 2:]))
+        return jnp.mean(act.deriv(pre[depth // 2 :]))
 
     s = np.asarray(jax.jit(jax.vmap(draw))(jax.random.split(jax.random.key(3), m)), np.float64)
     mean, se = s.mean(), s.std(ddof=1) / math.sqrt(m)

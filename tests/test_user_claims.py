@@ -4,6 +4,7 @@ Every test leaves the claim registry as it found it (``registry`` fixture). One 
 runs the README's command end to end; the error paths and entry points run in-process
 through ``vgtheory list`` (which loads claims exactly as ``verify`` does, without running them).
 """
+
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from vgtheory import _cli
 from vgtheory._claims import _REGISTRY
 from vgtheory._user_claims import ClaimsNotFoundError, entry_point_claims
 
-CLAIM_FILE = '''
+CLAIM_FILE = """
 import vgtheory as vg
 
 
@@ -29,7 +30,7 @@ def first(key, full):
 @vg.claim(id="{id}2", title="a refuted one", statement="2 + 2 = 5", source="arithmetic", expected=False)
 def second(key, full):
     return [vg.Comparison("2 + 2", prediction=5.0, estimate=4.0, se=0.0, n=1, planted=4.0, rtol=1e-12)]
-'''
+"""
 
 
 @pytest.fixture
@@ -64,8 +65,20 @@ def test_claim_file_runs_through_verify_json(tmp_path):
     """The issue's done-when: ``vgtheory verify --claims FILE --only ID --json OUT`` (a fresh process)."""
     f = _write(tmp_path, "my_claims.py", CLAIM_FILE.format(id="MY"))
     out = tmp_path / "out.json"
-    cmd = [sys.executable, "-m", "vgtheory", "verify", "--claims", str(f), "--only", "MY1", "S1",
-           "--json", str(out), "--no-cache"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vgtheory",
+        "verify",
+        "--claims",
+        str(f),
+        "--only",
+        "MY1",
+        "S1",
+        "--json",
+        str(out),
+        "--no-cache",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -90,8 +103,10 @@ def test_claims_without_only_runs_just_the_users_claims_with_report(tmp_path, re
     assert 'id="claim-ONLYU1"' in html and "two plus two" in html and "mine.py" in html
 
 
-@pytest.mark.parametrize("case", ["missing file", "missing module", "import error", "syntax error", "duplicate id",
-                                  "no claims", "same file twice"])
+@pytest.mark.parametrize(
+    "case",
+    ["missing file", "missing module", "import error", "syntax error", "duplicate id", "no claims", "same file twice"],
+)
 def test_claims_error_paths(case, tmp_path, registry, capsys):
     ok = _write(tmp_path, "ok_claims.py", CLAIM_FILE.format(id="ERR"))
     srcs = {
@@ -110,12 +125,17 @@ def test_claims_error_paths(case, tmp_path, registry, capsys):
         assert rc == 0 and {"ERR1", "ERR2"} <= set(_REGISTRY)
         return
     assert rc == 2
-    expect = {"missing file": "no claim file", "missing module": "neither a claim file nor an importable module",
-              "import error": "ZeroDivisionError", "syntax error": "typo.py\", line 3", "duplicate id": "'ERR1' is already registered by first in",
-              "no claims": "registers no claims"}[case]
+    expect = {
+        "missing file": "no claim file",
+        "missing module": "neither a claim file nor an importable module",
+        "import error": "ZeroDivisionError",
+        "syntax error": 'typo.py", line 3',
+        "duplicate id": "'ERR1' is already registered by first in",
+        "no claims": "registers no claims",
+    }[case]
     assert expect in err, err
     if case == "import error":  # a brief traceback: the user's lines, not the import machinery
-        assert "broken.py\", line 4, in f" in err and "importlib" not in err and "_cli.py" not in err
+        assert 'broken.py", line 4, in f' in err and "importlib" not in err and "_cli.py" not in err
     if case == "duplicate id":
         assert "ok_claims.py" in err and "dup.py" in err  # both sources named
         assert set(_REGISTRY) == before | {"ERR1", "ERR2"}  # the failed file left nothing behind
@@ -141,14 +161,20 @@ def test_load_claims_api(tmp_path, registry):
 
 
 def test_entry_point_claims(tmp_path, registry, monkeypatch, capsys):
-    _fake_distribution(tmp_path, "fakeplug_dist", [("mod", "fakeplug_mod"), ("fn", "fakeplug_fn:register_all")], {
-        "fakeplug_mod.py": CLAIM_FILE.format(id="EPM"),
-        "fakeplug_fn.py": """
+    _fake_distribution(
+        tmp_path,
+        "fakeplug_dist",
+        [("mod", "fakeplug_mod"), ("fn", "fakeplug_fn:register_all")],
+        {
+            "fakeplug_mod.py": CLAIM_FILE.format(id="EPM"),
+            "fakeplug_fn.py": """
             import vgtheory as vg
 
             def register_all():
                 vg.register(vg.Claim("EPF1", "t", "s", "src", run=lambda key, full: []))
-            """})
+            """,
+        },
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     loaded = entry_point_claims()
     assert {tuple(c.id for c in v) for v in loaded.values()} == {("EPM1", "EPM2"), ("EPF1",)}
@@ -158,8 +184,12 @@ def test_entry_point_claims(tmp_path, registry, monkeypatch, capsys):
 
 
 def test_broken_entry_point_names_the_distribution(tmp_path, registry, monkeypatch, capsys):
-    _fake_distribution(tmp_path, "fakeplug_bad", [("bad", "fakeplug_bad_mod")],
-                       {"fakeplug_bad_mod.py": "import vgtheory\nraise RuntimeError('plugin is broken')\n"})
+    _fake_distribution(
+        tmp_path,
+        "fakeplug_bad",
+        [("bad", "fakeplug_bad_mod")],
+        {"fakeplug_bad_mod.py": "import vgtheory\nraise RuntimeError('plugin is broken')\n"},
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert _cli.main(["list"]) == 2
     err = capsys.readouterr().err
@@ -170,7 +200,10 @@ def test_broken_entry_point_names_the_distribution(tmp_path, registry, monkeypat
 def test_claim_result_is_data(registry):
     @vg.claim(id="RES1", title="t", statement="s", source="src")
     def res1(key, full):
-        return [vg.Comparison("a", 1.0, 1.01, 0.01, 100, 1.5), vg.Comparison("b", 2.0, 2.0 + 1e-12, 0.0, 1, 3.0, rtol=1e-9)]
+        return [
+            vg.Comparison("a", 1.0, 1.01, 0.01, 100, 1.5),
+            vg.Comparison("b", 2.0, 2.0 + 1e-12, 0.0, 1, 3.0, rtol=1e-9),
+        ]
 
     assert isinstance(res1, vg.Claim) and vg.all_claims()["RES1"] is res1
     r = vg.run_claim(res1, vg.claim_key(0, "RES1"), False)
@@ -195,8 +228,13 @@ def test_claim_result_is_data(registry):
 
 
 def test_claim_decorator_checks_its_fields():
-    for kw, name in [(dict(id=""), "id"), (dict(id="a b"), "id"), (dict(id=3), "id"), (dict(title=None), "title"),
-                     (dict(expected="yes"), "expected")]:
+    for kw, name in [
+        (dict(id=""), "id"),
+        (dict(id="a b"), "id"),
+        (dict(id=3), "id"),
+        (dict(title=None), "title"),
+        (dict(expected="yes"), "expected"),
+    ]:
         with pytest.raises((TypeError, ValueError), match=name):
             vg.claim(**({"id": "X", "title": "t", "statement": "s", "source": "src"} | kw))
     with pytest.raises(TypeError, match="run"):

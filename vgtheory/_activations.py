@@ -12,6 +12,7 @@ Any elementwise JAX callable is an activation too: :func:`activation` (and
 :func:`as_activation`, the one resolver every module uses) wraps it, with φ' by
 forward-mode autodiff unless a derivative is given (:meth:`Activation.wrap`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,8 +57,9 @@ class Activation:
         return self.fn(a)
 
     @classmethod
-    def wrap(cls, fn: Callable, *, deriv: Callable | None = None, deriv_bound: float = math.inf,
-             name: str | None = None) -> "Activation":
+    def wrap(
+        cls, fn: Callable, *, deriv: Callable | None = None, deriv_bound: float = math.inf, name: str | None = None
+    ) -> "Activation":
         """Wraps an elementwise callable ``fn`` (e.g. ``lambda x: x * jax.nn.sigmoid(1.702 * x)``).
 
         Args:
@@ -89,6 +91,7 @@ def _with_derivative(f: Callable, d: Callable) -> Callable:
 
 def _autodiff_deriv(f: Callable) -> Callable:
     """φ' of an elementwise ``f`` by one forward-mode pass (any shape)."""
+
     def d(a):
         a = jnp.asarray(a, jnp.result_type(a, float))
         return jax.jvp(f, (a,), (jnp.ones_like(a),))[1]
@@ -101,12 +104,16 @@ def _check_elementwise(argname: str, f: Callable, what: str) -> None:
     try:
         out = jax.eval_shape(f, x)
     except Exception as e:  # noqa: BLE001 — any failure to trace is the callable's
-        raise ValueError(f"{argname}: expected an elementwise {what} (an array in, the same shape out); "
-                         f"calling it on a float32 array of shape (2, 3) failed: {e}") from None
+        raise ValueError(
+            f"{argname}: expected an elementwise {what} (an array in, the same shape out); "
+            f"calling it on a float32 array of shape (2, 3) failed: {e}"
+        ) from None
     if getattr(out, "shape", None) != (2, 3) or not jnp.issubdtype(out.dtype, jnp.floating):
         got = f"{out.shape} {out.dtype}" if hasattr(out, "shape") else _short(out)
-        raise ValueError(f"{argname}: expected an elementwise {what} (an array in, the same shape out); "
-                         f"for a float32 input of shape (2, 3) it returned {got}.")
+        raise ValueError(
+            f"{argname}: expected an elementwise {what} (an array in, the same shape out); "
+            f"for a float32 input of shape (2, 3) it returned {got}."
+        )
     v = np.linspace(-1.7, 1.3, 4).astype(np.float32)
     try:
         with jax.ensure_compile_time_eval():
@@ -118,8 +125,10 @@ def _check_elementwise(argname: str, f: Callable, what: str) -> None:
         return
     off = jac - np.diag(np.diag(jac)) if jac.shape == (4, 4) else None
     if off is not None and np.any(np.abs(off) > 0):
-        raise ValueError(f"{argname}: expected an elementwise {what}, but output i depends on other inputs "
-                         f"(its Jacobian at a test point has off-diagonal entries, e.g. softmax).")
+        raise ValueError(
+            f"{argname}: expected an elementwise {what}, but output i depends on other inputs "
+            f"(its Jacobian at a test point has off-diagonal entries, e.g. softmax)."
+        )
 
 
 _WRAPPED: "weakref.WeakKeyDictionary[Callable, Activation]" = weakref.WeakKeyDictionary()
@@ -157,8 +166,10 @@ def as_activation(act, argname: str = "act") -> Activation:
         return act
     if isinstance(act, str):
         if act not in ACTIVATIONS:
-            raise ValueError(f"{argname}: unknown activation {act!r}; expected one of {list(ACTIVATIONS)}, "
-                             f"an Activation or an elementwise callable.")
+            raise ValueError(
+                f"{argname}: unknown activation {act!r}; expected one of {list(ACTIVATIONS)}, "
+                f"an Activation or an elementwise callable."
+            )
         return _make(act)
     if callable(act):
         try:
@@ -171,8 +182,9 @@ def as_activation(act, argname: str = "act") -> Activation:
         except TypeError:  # not weak-referenceable: no cache
             pass
         return a
-    raise ArgumentTypeError(f"{argname}: expected an activation name (str), an Activation or an elementwise "
-                            f"callable, got {_short(act)}.")
+    raise ArgumentTypeError(
+        f"{argname}: expected an activation name (str), an Activation or an elementwise callable, got {_short(act)}."
+    )
 
 
 def _sech2(a):
@@ -218,30 +230,31 @@ def _make(name: str, **params) -> Activation:
         s = p.pop(key, 0.01 if name == "leaky_relu" else 0.25)
         check_scalar(key, s, nonneg=name == "leaky_relu")  # PReLU's slope may be negative
         s = float(s)
-        return _builtin(f"{name}({s:g})", lambda a: jnp.where(a > 0, a, s * a),
-                        lambda a: _step(a, s), max(1.0, abs(s)), s)
+        return _builtin(
+            f"{name}({s:g})", lambda a: jnp.where(a > 0, a, s * a), lambda a: _step(a, s), max(1.0, abs(s)), s
+        )
     if name == "elu":
         al = p.pop("alpha", 1.0)
         check_scalar("alpha", al, nonneg=True)
         al = float(al)
-        return _builtin(f"elu({al:g})", lambda a: jnp.where(a > 0, a, al * jnp.expm1(jnp.minimum(a, 0))),
-                        lambda a: jnp.where(a > 0, 1.0, al * jnp.exp(jnp.minimum(a, 0))).astype(a.dtype),
-                        max(1.0, al))
+        return _builtin(
+            f"elu({al:g})",
+            lambda a: jnp.where(a > 0, a, al * jnp.expm1(jnp.minimum(a, 0))),
+            lambda a: jnp.where(a > 0, 1.0, al * jnp.exp(jnp.minimum(a, 0))).astype(a.dtype),
+            max(1.0, al),
+        )
     if name == "gelu":
         return _builtin("gelu", lambda a: jax.nn.gelu(a, approximate=False), _gelu_deriv, 1.12905)
     if name == "silu":
         return _builtin("silu", jax.nn.silu, _silu_deriv, 1.09984)
     if name == "erf":
-        return _builtin("erf", _erf, lambda a: (2.0 / math.sqrt(math.pi)) * jnp.exp(-a * a),
-                        2.0 / math.sqrt(math.pi))
+        return _builtin("erf", _erf, lambda a: (2.0 / math.sqrt(math.pi)) * jnp.exp(-a * a), 2.0 / math.sqrt(math.pi))
     if name == "hard_tanh":
-        return _builtin("hard_tanh", lambda a: jnp.clip(a, -1.0, 1.0),
-                        lambda a: (jnp.abs(a) < 1).astype(a.dtype), 1.0)
+        return _builtin("hard_tanh", lambda a: jnp.clip(a, -1.0, 1.0), lambda a: (jnp.abs(a) < 1).astype(a.dtype), 1.0)
     raise ValueError(f"name: unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}.")
 
 
-ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "gelu",
-               "silu", "erf", "hard_tanh")
+ACTIVATIONS = ("linear", "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "elu", "gelu", "silu", "erf", "hard_tanh")
 
 
 def activation(name, **params) -> Activation:
@@ -276,12 +289,15 @@ def activation(name, **params) -> Activation:
     if isinstance(name, Activation) or (callable(name) and not isinstance(name, str)):
         act = as_activation(name, "name")  # a callable is checked (elementwise) first
         if params:
-            raise ValueError(f"params: {sorted(params)} given with an Activation object or a callable "
-                             f"(use Activation.wrap(fn, deriv=...) for a callable's options).")
+            raise ValueError(
+                f"params: {sorted(params)} given with an Activation object or a callable "
+                f"(use Activation.wrap(fn, deriv=...) for a callable's options)."
+            )
         return act
     if not isinstance(name, str):
-        raise ArgumentTypeError(f"name: expected an activation name (str), an Activation or an elementwise "
-                                f"callable, got {_short(name)}.")
+        raise ArgumentTypeError(
+            f"name: expected an activation name (str), an Activation or an elementwise callable, got {_short(name)}."
+        )
     act = _make(name, **params)
     allowed = {"leaky_relu": {"alpha"}, "elu": {"alpha"}, "prelu": {"a"}}.get(name, set())
     extra = set(params) - allowed

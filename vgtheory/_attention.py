@@ -20,6 +20,7 @@ Near collapse (X = 1xᵀ + R) the row-independent part of the attention matrix m
 a tokens-equal matrix, and the row-dependent part is O(‖R‖²), so res(X_{l+1}) = O(res(X_l)³):
 a doubly exponential collapse, res_L ~ c^{(3^L−1)/2} res_0^{3^L} (the form of Dong et al.'s 2021 bound).
 """
+
 from __future__ import annotations
 
 import math

@@ -10,6 +10,7 @@ LSTM carry ``(c, h)``); the norm is the Euclidean norm over all its leaves (the 
 Reference: Pascanu, Mikolov & Bengio (2013), "On the difficulty of training recurrent
 neural networks", eqs. (3)–(7).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
@@ -97,6 +98,7 @@ def bptt_gradient_norms(
         g = flat_vector("cotangent", cotangent, h0, n, dtype)
         check_nonzero("cotangent", g, what="cotangent")
     with jax.default_matmul_precision(precision):
+
         def fwd(h, x):
             return step(params, h, x), h
 

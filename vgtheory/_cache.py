@@ -38,6 +38,7 @@ What still retraces is a new function object that reads no array. What can go st
 under ``jax.jit``: the state of an object a function reads and that is mutated in place
 (``model.scale = 2.0``) — pass such data as arguments.
 """
+
 from __future__ import annotations
 
 import functools
@@ -193,13 +194,14 @@ class _Shell:
         self.names, self.ncells = names, len(fn.__closure__ or ())
 
     def build(self, children):
-        cells, values = children[:self.ncells], children[self.ncells:]
+        cells, values = children[: self.ncells], children[self.ncells :]
         g = self.globals
         if self.names:  # the global arrays it reads, traced: a private copy of the namespace
             g = dict(g)
             g.update(zip(self.names, values))
-        fn = types.FunctionType(self.code, g, self.name, self.defaults,
-                                tuple(types.CellType(c) for c in cells) if self.ncells else None)
+        fn = types.FunctionType(
+            self.code, g, self.name, self.defaults, tuple(types.CellType(c) for c in cells) if self.ncells else None
+        )
         fn.__kwdefaults__ = dict(self.kwdefaults) or None
         return fn
 
@@ -207,9 +209,14 @@ class _Shell:
         return hash((self.code, id(self.globals), self.defaults, self.kwdefaults, self.names))
 
     def __eq__(self, other):
-        return (isinstance(other, _Shell) and self.code == other.code and self.globals is other.globals
-                and self.defaults == other.defaults and self.kwdefaults == other.kwdefaults
-                and self.names == other.names)
+        return (
+            isinstance(other, _Shell)
+            and self.code == other.code
+            and self.globals is other.globals
+            and self.defaults == other.defaults
+            and self.kwdefaults == other.kwdefaults
+            and self.names == other.names
+        )
 
 
 class _Lifted:
@@ -230,6 +237,7 @@ def _flatten_lifted(l):
 
 
 jax.tree_util.register_pytree_node(_Lifted, _flatten_lifted, lambda sh, ch: _Lifted(sh.build(ch)))
+
 
 def _global_names(code, acc=None) -> set:
     """Names a code object (and the functions and comprehensions defined in it) may read as globals."""
@@ -254,8 +262,7 @@ def _lift(fn):
     g = fn.__globals__
     # every global it may read (modules aside) is part of the key: arrays traced, the rest
     # by value or identity, so a rebound global never gives a stale program
-    names = tuple(sorted(n for n in _global_names(fn.__code__)
-                         if n in g and not isinstance(g[n], types.ModuleType)))
+    names = tuple(sorted(n for n in _global_names(fn.__code__) if n in g and not isinstance(g[n], types.ModuleType)))
     leaves = jax.tree_util.tree_leaves(cells + [g[n] for n in names])
     if not any(isinstance(x, jax.Array) for x in leaves) or any(isinstance(x, _Tracer) for x in leaves):
         return None
@@ -281,8 +288,9 @@ _R = TypeVar("_R")
 class CachedFunction(Generic[_P, _R]):
     """The callable :func:`cached` returns (``__wrapped__`` is the original function)."""
 
-    def __init__(self, fun: Callable[_P, _R], static: tuple[str, ...], traced: tuple[str, ...],
-                 precheck: Callable | None):
+    def __init__(
+        self, fun: Callable[_P, _R], static: tuple[str, ...], traced: tuple[str, ...], precheck: Callable | None
+    ):
         self.__wrapped__: Callable[..., _R] = fun
         functools.update_wrapper(self, fun)
         self._sig = inspect.signature(fun)
@@ -403,13 +411,24 @@ class CachedFunction(Generic[_P, _R]):
 
 
 @overload
-def cached(fun: Callable[_P, _R], *, static: tuple[str, ...] = (), traced: tuple[str, ...] = (),
-           precheck: Callable | None = None) -> CachedFunction[_P, _R]: ...
+def cached(
+    fun: Callable[_P, _R],
+    *,
+    static: tuple[str, ...] = (),
+    traced: tuple[str, ...] = (),
+    precheck: Callable | None = None,
+) -> CachedFunction[_P, _R]: ...
 @overload
-def cached(fun: None = None, *, static: tuple[str, ...] = (), traced: tuple[str, ...] = (),
-           precheck: Callable | None = None) -> Callable[[Callable[_P, _R]], CachedFunction[_P, _R]]: ...
-def cached(fun: Callable | None = None, *, static: tuple[str, ...] = (), traced: tuple[str, ...] = (),
-           precheck: Callable | None = None):
+def cached(
+    fun: None = None, *, static: tuple[str, ...] = (), traced: tuple[str, ...] = (), precheck: Callable | None = None
+) -> Callable[[Callable[_P, _R]], CachedFunction[_P, _R]]: ...
+def cached(
+    fun: Callable | None = None,
+    *,
+    static: tuple[str, ...] = (),
+    traced: tuple[str, ...] = (),
+    precheck: Callable | None = None,
+):
     """Decorator: compile ``fun`` once per static signature (see the module docstring).
 
     Args:
@@ -436,8 +455,10 @@ def cached(fun: Callable | None = None, *, static: tuple[str, ...] = (), traced:
       1
     """
     if fun is None:
+
         def decorate(f: Callable[_P, _R], /) -> CachedFunction[_P, _R]:
             return CachedFunction(f, tuple(static), tuple(traced), precheck)
+
         return decorate
     return CachedFunction(fun, tuple(static), tuple(traced), precheck)
 
@@ -460,8 +481,7 @@ def value_checks(*, nonzero: dict | None = None, scalars: dict | None = None) ->
     def precheck(**arguments):
         for name, what in nonzero.items():
             x = arguments.get(name)
-            if (isinstance(x, (jax.Array, np.ndarray)) and np.ndim(x) >= 1
-                    and np.issubdtype(x.dtype, np.floating)):
+            if isinstance(x, (jax.Array, np.ndarray)) and np.ndim(x) >= 1 and np.issubdtype(x.dtype, np.floating):
                 check_nonzero(name, x, what=what)
         for name, kw in scalars.items():
             if arguments.get(name) is not None:

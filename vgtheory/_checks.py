@@ -5,6 +5,7 @@ array) values at trace time; traced values inside a caller's ``jit`` or sweep ar
 (shapes and dtypes are still checked). A wrong kind of argument raises
 :class:`ArgumentTypeError`, a wrong value ``ValueError``.
 """
+
 from __future__ import annotations
 
 import math
@@ -143,26 +144,46 @@ def check_precision(precision, *, scoped: bool = False, name: str = "precision")
     names = PRECISION_NAMES + _MATMUL_ONLY_NAMES
     presets = tuple(Preset.__members__)
     is_name = lambda p: isinstance(p, str) and p in names
-    pair = isinstance(precision, (tuple, list)) and len(precision) == 2 and (
-        all(isinstance(p, P) for p in precision) or all(is_name(p) for p in precision))
-    ok = (precision is None or isinstance(precision, (P, Preset, jax.lax.DotAlgorithm)) or is_name(precision)
-          or (isinstance(precision, str) and precision in presets) or pair)
+    pair = (
+        isinstance(precision, (tuple, list))
+        and len(precision) == 2
+        and (all(isinstance(p, P) for p in precision) or all(is_name(p) for p in precision))
+    )
+    ok = (
+        precision is None
+        or isinstance(precision, (P, Preset, jax.lax.DotAlgorithm))
+        or is_name(precision)
+        or (isinstance(precision, str) and precision in presets)
+        or pair
+    )
     if not ok:
-        want = (f"None, a jax.lax.Precision, one of {names}, a (lhs, rhs) pair of those, a "
-                f"jax.lax.DotAlgorithmPreset (or its name, e.g. 'F32_F32_F32') or a jax.lax.DotAlgorithm")
+        want = (
+            f"None, a jax.lax.Precision, one of {names}, a (lhs, rhs) pair of those, a "
+            f"jax.lax.DotAlgorithmPreset (or its name, e.g. 'F32_F32_F32') or a jax.lax.DotAlgorithm"
+        )
         err = ValueError if isinstance(precision, (str, tuple, list)) else ArgumentTypeError
         raise err(f"{name}: expected {want}, got {_short(precision)}.")
     if not scoped:
         return precision
-    scoped_value = (precision.name.lower() if isinstance(precision, P)
-                    else precision.name if isinstance(precision, Preset) else precision)
-    if scoped_value is None or scoped_value in PRECISION_NAMES or (
-            isinstance(scoped_value, str) and scoped_value in presets and scoped_value != "DEFAULT"):
+    scoped_value = (
+        precision.name.lower()
+        if isinstance(precision, P)
+        else precision.name
+        if isinstance(precision, Preset)
+        else precision
+    )
+    if (
+        scoped_value is None
+        or scoped_value in PRECISION_NAMES
+        or (isinstance(scoped_value, str) and scoped_value in presets and scoped_value != "DEFAULT")
+    ):
         return scoped_value
-    raise ValueError(f"{name}: this function sets it as jax.default_matmul_precision while tracing, "
-                     f"which takes None, one of {PRECISION_NAMES}, a jax.lax.Precision or a "
-                     f"jax.lax.DotAlgorithmPreset other than DEFAULT (not a pair, a DotAlgorithm, "
-                     f"'fastest' or 'bfloat16_3x'), got {_short(precision)}.")
+    raise ValueError(
+        f"{name}: this function sets it as jax.default_matmul_precision while tracing, "
+        f"which takes None, one of {PRECISION_NAMES}, a jax.lax.Precision or a "
+        f"jax.lax.DotAlgorithmPreset other than DEFAULT (not a pair, a DotAlgorithm, "
+        f"'fastest' or 'bfloat16_3x'), got {_short(precision)}."
+    )
 
 
 def float_dtype(*xs):
@@ -233,12 +254,14 @@ def check_nonzero(name: str, x, axis=None, what: str = "vector", *, normalised: 
         raise ValueError(f"{name}: expected a nonzero {what}, got all zeros.")
     if zero:
         dts = ", ".join(sorted({str(jnp.result_type(a)) for a in leaves}))
-        raise ValueError(f"{name}: expected a nonzero {what} (it is normalised), got one whose "
-                         f"squared norm is 0 in {dts}.")
+        raise ValueError(
+            f"{name}: expected a nonzero {what} (it is normalised), got one whose squared norm is 0 in {dts}."
+        )
 
 
-def check_output(name: str, f: Callable, args: tuple, shape: tuple, dtype=None, *, call: str,
-                 blame: str | None = None) -> Any:
+def check_output(
+    name: str, f: Callable, args: tuple, shape: tuple, dtype=None, *, call: str, blame: str | None = None
+) -> Any:
     """``f(*args)`` must trace and return one array of ``shape`` (and ``dtype`` when given).
 
     Abstract evaluation (``jax.eval_shape``): nothing runs. ``args`` are arrays, pytrees or
@@ -278,8 +301,9 @@ def check_recurrence(step, params, h0, inputs, steps) -> int:
     x0 = None
     if inputs is not None:
         if jnp.ndim(inputs) < 1 or jnp.shape(inputs)[0] != steps:
-            raise ValueError(f"inputs: expected a leading time axis of length steps={steps}, "
-                             f"got shape {jnp.shape(inputs)}.")
+            raise ValueError(
+                f"inputs: expected a leading time axis of length steps={steps}, got shape {jnp.shape(inputs)}."
+            )
         x0 = jax.ShapeDtypeStruct(jnp.shape(inputs)[1:], jnp.result_type(inputs))
     h = jax.ShapeDtypeStruct(jnp.shape(h0), jnp.result_type(h0))
     call = f"step(params, h, x) for a state h of shape {h.shape} {h.dtype} (h0's)"

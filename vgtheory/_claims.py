@@ -11,6 +11,7 @@ Every row also carries a *planted* wrong prediction that the same rule must reje
 check that cannot tell the truth from the planted error has no power and is reported as
 inconclusive, never as confirmed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -82,9 +83,23 @@ class Comparison:
     kurtosis: float = 0.0
 
     if TYPE_CHECKING:  # the generated __init__ as type checkers should see it: any real scalar, stored as float
-        def __init__(self, label: str, prediction: Scalar, estimate: Scalar, se: Scalar, n: int | np.integer,
-                     planted: Scalar, bias: Scalar = 0.0, rtol: Scalar = 0.0, kind: Kind = "equal", note: str = "",
-                     skewness: Scalar = 0.0, caveat: str = "", kurtosis: Scalar = 0.0) -> None: ...
+
+        def __init__(
+            self,
+            label: str,
+            prediction: Scalar,
+            estimate: Scalar,
+            se: Scalar,
+            n: int | np.integer,
+            planted: Scalar,
+            bias: Scalar = 0.0,
+            rtol: Scalar = 0.0,
+            kind: Kind = "equal",
+            note: str = "",
+            skewness: Scalar = 0.0,
+            caveat: str = "",
+            kurtosis: Scalar = 0.0,
+        ) -> None: ...
 
     def __post_init__(self):
         for name in ("prediction", "estimate", "se", "planted", "bias", "rtol", "skewness", "kurtosis"):
@@ -93,16 +108,25 @@ class Comparison:
         if self.kind not in ("equal", "upper", "lower"):
             raise ValueError(f"kind: expected 'equal', 'upper' or 'lower', got {self.kind!r}.")
         if self.se < 0 or self.bias < 0 or self.rtol < 0:
-            raise ValueError(
-                f"se, bias, rtol: expected non-negative, got {self.se}, {self.bias}, {self.rtol}."
-            )
+            raise ValueError(f"se, bias, rtol: expected non-negative, got {self.se}, {self.bias}, {self.rtol}.")
         for name in ("bias", "rtol", "skewness", "kurtosis"):  # NaN or inf would silently decide every verdict
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"{name}: expected a finite number, got {getattr(self, name)}.")
 
     @classmethod
-    def from_ensemble(cls, result, prediction: float, planted: float, *, label: str, leaf=None,
-                      bias: float = 0.0, rtol: float = 0.0, kind: Kind = "equal", note: str = "") -> "Comparison":
+    def from_ensemble(
+        cls,
+        result,
+        prediction: float,
+        planted: float,
+        *,
+        label: str,
+        leaf=None,
+        bias: float = 0.0,
+        rtol: float = 0.0,
+        kind: Kind = "equal",
+        note: str = "",
+    ) -> "Comparison":
         """A row comparing ``prediction`` with the mean of one element of ``vg.ensemble``'s result.
 
         Carries the ensemble's sample skewness, so that the verdict widens the threshold on the
@@ -138,15 +162,32 @@ class Comparison:
         if e.nonfinite:
             caveat = f"{e.nonfinite} of {e.n} members are NaN or ±inf"
         elif e.se == 0:
-            caveat = (f"all {e.n} members are equal: a Monte Carlo spread of 0 gives no standard error "
-                      "(an exact quantity belongs in a Comparison with se=0, n=1)")
+            caveat = (
+                f"all {e.n} members are equal: a Monte Carlo spread of 0 gives no standard error "
+                "(an exact quantity belongs in a Comparison with se=0, n=1)"
+            )
         skew = e.skewness if math.isfinite(e.skewness) else 0.0
         kurt = e.kurtosis if math.isfinite(e.kurtosis) else 0.0
-        diag = (f"ensemble tails: skewness {e.skewness:.3g}, kurtosis {e.kurtosis:.3g}, largest 16 of n = {e.n} "
-                f"carry {e.top_share:.1%} of Σ|x|; inconclusive where |skew|·(2k²+1)/(6√n) > {MAX_CLT_SHIFT:g} "
-                f"or the SE has < {MIN_SE_DOF:g} effective degrees of freedom")
-        return cls(label, prediction, e.mean, e.se, e.n, planted, bias=bias, rtol=rtol, kind=kind,
-                   note=f"{note}; {diag}" if note else diag, skewness=skew, caveat=caveat, kurtosis=kurt)
+        diag = (
+            f"ensemble tails: skewness {e.skewness:.3g}, kurtosis {e.kurtosis:.3g}, largest 16 of n = {e.n} "
+            f"carry {e.top_share:.1%} of Σ|x|; inconclusive where |skew|·(2k²+1)/(6√n) > {MAX_CLT_SHIFT:g} "
+            f"or the SE has < {MIN_SE_DOF:g} effective degrees of freedom"
+        )
+        return cls(
+            label,
+            prediction,
+            e.mean,
+            e.se,
+            e.n,
+            planted,
+            bias=bias,
+            rtol=rtol,
+            kind=kind,
+            note=f"{note}; {diag}" if note else diag,
+            skewness=skew,
+            caveat=caveat,
+            kurtosis=kurt,
+        )
 
     def clt_shift(self, k: float) -> float:
         """|γ̂|(2k² + 1)/(6√n): the one-term Cornish–Fisher correction, in standard errors, to the
@@ -179,14 +220,18 @@ class Comparison:
             return self.caveat
         dof = self.se_dof()
         if dof < MIN_SE_DOF:
-            return (f"the SE is not resolved: kurtosis {self.kurtosis:.3g} over n = {self.n} leaves it "
-                    f"{dof:.3g} effective degrees of freedom (< {MIN_SE_DOF:g}); the mean is carried by a few "
-                    "members — use more members or compare a log-moment")
+            return (
+                f"the SE is not resolved: kurtosis {self.kurtosis:.3g} over n = {self.n} leaves it "
+                f"{dof:.3g} effective degrees of freedom (< {MIN_SE_DOF:g}); the mean is carried by a few "
+                "members — use more members or compare a log-moment"
+            )
         shift = self.clt_shift(k)
         if shift > MAX_CLT_SHIFT:
-            return (f"the mean is not normal enough to test: skewness {self.skewness:.3g} over n = {self.n} "
-                    f"moves the z threshold {k:.3g} by {shift:.2g} SE (> {MAX_CLT_SHIFT:g}); use more members "
-                    "or compare a log-moment")
+            return (
+                f"the mean is not normal enough to test: skewness {self.skewness:.3g} over n = {self.n} "
+                f"moves the z threshold {k:.3g} by {shift:.2g} SE (> {MAX_CLT_SHIFT:g}); use more members "
+                "or compare a log-moment"
+            )
         return ""
 
     def tolerance(self, k: float, against: float | None = None, side: int = 0) -> float:
@@ -308,14 +353,24 @@ def register(claim: Claim) -> Claim:
         raise ArgumentTypeError(f"claim: expected a vgtheory.Claim, got {type(claim).__name__}.")
     old = _REGISTRY.get(claim.id)
     if old is not None and old is not claim and not _same_definition(old, claim):
-        raise DuplicateClaimError(f"claim.id: {claim.id!r} is already registered by {origin(old)}; "
-                                  f"cannot register it again from {origin(claim)}.")
+        raise DuplicateClaimError(
+            f"claim.id: {claim.id!r} is already registered by {origin(old)}; "
+            f"cannot register it again from {origin(claim)}."
+        )
     _REGISTRY[claim.id] = claim
     return claim
 
 
-def claim(id: str, *, title: str, statement: str, source: str, expected: bool = True, area: str = "user",
-          full_only: bool = False) -> Callable[[Callable], Claim]:
+def claim(
+    id: str,
+    *,
+    title: str,
+    statement: str,
+    source: str,
+    expected: bool = True,
+    area: str = "user",
+    full_only: bool = False,
+) -> Callable[[Callable], Claim]:
     """Registers the decorated ``run(key, full) -> list[Comparison]`` as a :class:`Claim`.
 
     The decorated name is bound to the registered :class:`Claim`. A claim file (or module) of
@@ -342,8 +397,9 @@ def claim(id: str, *, title: str, statement: str, source: str, expected: bool = 
       >>> vg.run_claim(doc1, vg.claim_key(0, "DOC1"), False).verdict
       'confirmed'
     """
-    fields: dict[str, Any] = dict(id=id, title=title, statement=statement, source=source, expected=expected,
-                                  area=area, full_only=full_only)
+    fields: dict[str, Any] = dict(
+        id=id, title=title, statement=statement, source=source, expected=expected, area=area, full_only=full_only
+    )
     Claim(run=lambda key, full: [], **fields)  # checks the fields now, not when the decorator is applied
 
     def wrap(run: Callable) -> Claim:
@@ -372,11 +428,18 @@ def claim_key(seed: int, claim_id: str) -> jax.Array:
         raise ArgumentTypeError(f"claim_id: expected a non-empty string, got {claim_id!r:.80}.")
     return jax.random.fold_in(jax.random.key(seed), zlib.crc32(claim_id.encode()) & 0x7FFFFFFF)
 
+
 def _row_dict(c: Comparison, k: float) -> dict:
     """Every field of the row, and at threshold ``k`` its z (None when infinite), tolerance and verdicts."""
     z = c.z()
-    return {**dataclasses.asdict(c), "z": z if abs(z) != math.inf else None, "tolerance": c.tolerance(k),
-            "planted_rejected": c.planted_rejected(k), "verdict": c.verdict(k), "reason": c.reason(k)}
+    return {
+        **dataclasses.asdict(c),
+        "z": z if abs(z) != math.inf else None,
+        "tolerance": c.tolerance(k),
+        "planted_rejected": c.planted_rejected(k),
+        "verdict": c.verdict(k),
+        "reason": c.reason(k),
+    }
 
 
 @dataclasses.dataclass(frozen=True, repr=False)
@@ -451,26 +514,43 @@ class ClaimResult:
     def as_dict(self) -> dict:
         """The claim, its rows and verdicts at ``k`` as plain JSON types (the record of ``--json``)."""
         c = self.claim
-        return {"id": c.id, "title": c.title, "statement": c.statement, "source": c.source, "area": c.area,
-                "expected": c.expected, "origin": origin(c), "verdict": self.verdict,
-                "as_expected": self.as_expected, "k": self.k, "seconds": self.seconds, "error": self.error,
-                "comparisons": [_row_dict(r, self._k) for r in self.comparisons]}
+        return {
+            "id": c.id,
+            "title": c.title,
+            "statement": c.statement,
+            "source": c.source,
+            "area": c.area,
+            "expected": c.expected,
+            "origin": origin(c),
+            "verdict": self.verdict,
+            "as_expected": self.as_expected,
+            "k": self.k,
+            "seconds": self.seconds,
+            "error": self.error,
+            "comparisons": [_row_dict(r, self._k) for r in self.comparisons],
+        }
 
     def __repr__(self) -> str:
         err = f", error={self.error!r}" if self.error else ""
-        return (f"ClaimResult(id={self.claim.id!r}, verdict={self.verdict!r}, as_expected={self.as_expected}, "
-                f"rows={len(self.comparisons)}, k={self.k:.3g}, seconds={self.seconds:.3g}{err})")
+        return (
+            f"ClaimResult(id={self.claim.id!r}, verdict={self.verdict!r}, as_expected={self.as_expected}, "
+            f"rows={len(self.comparisons)}, k={self.k:.3g}, seconds={self.seconds:.3g}{err})"
+        )
 
     def __str__(self) -> str:
         want = "hold" if self.claim.expected else "fail"
-        lines = [f"{self.claim.id}: {self.verdict} (expected to {want}: "
-                 f"{'as expected' if self.as_expected else 'NOT as expected'}); {len(self.comparisons)} rows at "
-                 f"k = {self.k:.3g}, {self.seconds:.2f} s"]
+        lines = [
+            f"{self.claim.id}: {self.verdict} (expected to {want}: "
+            f"{'as expected' if self.as_expected else 'NOT as expected'}); {len(self.comparisons)} rows at "
+            f"k = {self.k:.3g}, {self.seconds:.2f} s"
+        ]
         if self.error:
             lines.append(f"  error: {self.error}")
         for r in self.comparisons:
-            lines.append(f"  {r.verdict(self._k):12s} {r.label}: prediction {r.prediction:.6g}, "
-                         f"estimate {r.estimate:.6g} ± {r.se:.3g} (n = {r.n})")
+            lines.append(
+                f"  {r.verdict(self._k):12s} {r.label}: prediction {r.prediction:.6g}, "
+                f"estimate {r.estimate:.6g} ± {r.se:.3g} (n = {r.n})"
+            )
         return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
 """Command line: ``vgtheory verify | list | figures | diagnose``."""
+
 from __future__ import annotations
 
 import argparse
@@ -39,11 +40,18 @@ def environment() -> dict:
 
     devs = jax.devices()
     return {
-        "vgtheory": __version__, "python": platform.python_version(), "jax": jax.__version__,
-        "jaxlib": jaxlib.version.__version__, "flax": flax.__version__, "optax": optax.__version__,
-        "numpy": numpy.__version__, "platform": platform.platform(),
-        "backend": jax.default_backend(), "devices": [str(d) for d in devs],
-        "device_kind": devs[0].device_kind, "x64": bool(jax.config.read("jax_enable_x64")),
+        "vgtheory": __version__,
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.version.__version__,
+        "flax": flax.__version__,
+        "optax": optax.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in devs],
+        "device_kind": devs[0].device_kind,
+        "x64": bool(jax.config.read("jax_enable_x64")),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 
@@ -76,8 +84,11 @@ def load_user_claims(args) -> list[str] | None:
         try:
             entry_point_claims()
         except ImportError as e:
-            print(f"vgtheory: {e}\n{brief_traceback(e.__cause__ or e)}\n(--no-entry-points skips installed "
-                  "packages' claims)", file=sys.stderr)
+            print(
+                f"vgtheory: {e}\n{brief_traceback(e.__cause__ or e)}\n(--no-entry-points skips installed "
+                "packages' claims)",
+                file=sys.stderr,
+            )
             return None
     ids: list[str] = []
     for src in getattr(args, "claims", None) or []:
@@ -97,13 +108,32 @@ def result_rows(results, k):
     rows = []
     for r in results:
         if r.error:
-            rows.append([r.claim.id, r.claim.source[:28], "—", "error: " + r.error[:60], "—", "—", "inconclusive",
-                         f"{r.seconds:.1f}s"])
+            rows.append(
+                [
+                    r.claim.id,
+                    r.claim.source[:28],
+                    "—",
+                    "error: " + r.error[:60],
+                    "—",
+                    "—",
+                    "inconclusive",
+                    f"{r.seconds:.1f}s",
+                ]
+            )
         for c in r.comparisons:
             z = c.z()
-            rows.append([r.claim.id, c.label[:58], _fmt(c.prediction), f"{_fmt(c.estimate)} ± {_fmt(c.se)}",
-                         str(c.n), _fmt(z) if abs(z) != float("inf") else ("exact" if c.se == 0 else "inf"),
-                         c.verdict(k), f"{r.seconds:.1f}s"])
+            rows.append(
+                [
+                    r.claim.id,
+                    c.label[:58],
+                    _fmt(c.prediction),
+                    f"{_fmt(c.estimate)} ± {_fmt(c.se)}",
+                    str(c.n),
+                    _fmt(z) if abs(z) != float("inf") else ("exact" if c.se == 0 else "inf"),
+                    c.verdict(k),
+                    f"{r.seconds:.1f}s",
+                ]
+            )
     return rows
 
 
@@ -126,10 +156,20 @@ def print_table(results, k, out=None):
 
 def results_json(results, k, args, env) -> dict:
     claims = [r.with_k(k).as_dict() for r in results]
-    return {"config": {"seed": args.seed, "full": args.full, "only": args.only, "alpha": args.alpha,
-                       "k": k, "claims": getattr(args, "claims", None),
-                       "entry_points": not getattr(args, "no_entry_points", False), "argv": sys.argv},
-            "environment": env, "claims": claims}
+    return {
+        "config": {
+            "seed": args.seed,
+            "full": args.full,
+            "only": args.only,
+            "alpha": args.alpha,
+            "k": k,
+            "claims": getattr(args, "claims", None),
+            "entry_points": not getattr(args, "no_entry_points", False),
+            "argv": sys.argv,
+        },
+        "environment": env,
+        "claims": claims,
+    }
 
 
 def cmd_verify(args) -> int:
@@ -146,12 +186,19 @@ def cmd_verify(args) -> int:
         if user and not args.only:
             print(f"--claims: every loaded claim is full_only ({', '.join(user)}); add --full.", file=sys.stderr)
         else:
-            print(f"--only: no registered claim matches {args.only!r}; see `vgtheory list"
-                  + (" --claims ...`" if user else "`") + ".", file=sys.stderr)
+            print(
+                f"--only: no registered claim matches {args.only!r}; see `vgtheory list"
+                + (" --claims ...`" if user else "`")
+                + ".",
+                file=sys.stderr,
+            )
         return 2
     env = environment()
-    print(f"vgtheory verify: {len(chosen)} claims, seed {args.seed}, {'full' if args.full else 'quick'} settings, "
-          f"{env['backend']} ({env['device_kind']}), jax {env['jax']}", file=sys.stderr)
+    print(
+        f"vgtheory verify: {len(chosen)} claims, seed {args.seed}, {'full' if args.full else 'quick'} settings, "
+        f"{env['backend']} ({env['device_kind']}), jax {env['jax']}",
+        file=sys.stderr,
+    )
     results, t0 = [], time.perf_counter()
     for i, c in enumerate(chosen):
         print(f"[{i + 1}/{len(chosen)}] {c.id}: {c.title} ...", end="", file=sys.stderr, flush=True)
@@ -165,9 +212,11 @@ def cmd_verify(args) -> int:
     print_table(results, k)
     m = sum(len(r.comparisons) for r in results)
     bad = [r.claim.id for r in results if not r.as_expected]
-    print(f"\n{m} comparisons, Bonferroni k = {k:.2f} (family-wise α = {args.alpha}); "
-          f"total {time.perf_counter() - t0:.1f}s; "
-          + ("all claims as expected." if not bad else f"NOT as expected: {', '.join(bad)}"))
+    print(
+        f"\n{m} comparisons, Bonferroni k = {k:.2f} (family-wise α = {args.alpha}); "
+        f"total {time.perf_counter() - t0:.1f}s; "
+        + ("all claims as expected." if not bad else f"NOT as expected: {', '.join(bad)}")
+    )
     if args.json:
         _write_json(args.json, results_json(results, k, args, env))
         print(f"results written to {args.json}")
@@ -209,13 +258,20 @@ def cmd_figures(args) -> int:
 
 
 def _user_claim_args(p):
-    p.add_argument("--claims", action="append", metavar="PATH_OR_MODULE",
-                   help="also load a user's claims (@vg.claim) from a .py file or an importable module; "
-                        "repeatable. Without --only, verify runs only these claims; with --only, the patterns "
-                        "select among the built-in and the user's claims")
-    p.add_argument("--no-entry-points", action="store_true",
-                   help="do not load the claims of installed packages (entry-point group vgtheory.claims), "
-                        "which are otherwise registered beside the built-in claims")
+    p.add_argument(
+        "--claims",
+        action="append",
+        metavar="PATH_OR_MODULE",
+        help="also load a user's claims (@vg.claim) from a .py file or an importable module; "
+        "repeatable. Without --only, verify runs only these claims; with --only, the patterns "
+        "select among the built-in and the user's claims",
+    )
+    p.add_argument(
+        "--no-entry-points",
+        action="store_true",
+        help="do not load the claims of installed packages (entry-point group vgtheory.claims), "
+        "which are otherwise registered beside the built-in claims",
+    )
 
 
 def main(argv=None) -> int:

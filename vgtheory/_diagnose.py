@@ -25,6 +25,7 @@ Every finding is a sentence with the number behind it (:attr:`Diagnosis.findings
 :meth:`Diagnosis.save` writes ``diagnosis.json`` (every number, seed, configuration and
 versions) and a self-contained ``report.html`` with figures.
 """
+
 from __future__ import annotations
 
 import math
@@ -149,8 +150,10 @@ def _kind(problem: Problem) -> str:
         if problem.init is None:
             raise ArgumentTypeError("init: a plain-function model needs init(key) -> params, got None.")
         return "callable"
-    raise ArgumentTypeError(f"model: expected a Flax linen module, a function model(params, x) or None "
-                            f"(nnx: init returns the module), got {_short(problem.model)}.")
+    raise ArgumentTypeError(
+        f"model: expected a Flax linen module, a function model(params, x) or None "
+        f"(nnx: init returns the module), got {_short(problem.model)}."
+    )
 
 
 def _functional(problem: Problem, kind: str, key):
@@ -165,6 +168,7 @@ def _functional(problem: Problem, kind: str, key):
         def apply(p, x):
             out = problem.model.apply({**rest, "params": p}, x, mutable=list(rest) or False)
             return out[0] if rest else out
+
         return problem.model, variables, variables["params"], apply
     if kind == "nnx":
         from flax import nnx
@@ -172,8 +176,9 @@ def _functional(problem: Problem, kind: str, key):
         assert problem.init is not None  # _kind checked it
         module = problem.init(key)
         if not isinstance(module, nnx.Module):
-            raise ArgumentTypeError(f"init: with model=None, expected init(key) to return an nnx module, "
-                                    f"got {_short(module)}.")
+            raise ArgumentTypeError(
+                f"init: with model=None, expected init(key) to return an nnx module, got {_short(module)}."
+            )
         graphdef, params, rest = nnx.split(module, nnx.Param, ...)
         return module, None, params, lambda p, x: nnx.merge(graphdef, p, rest)(x)
     assert problem.init is not None  # _kind checked it
@@ -187,6 +192,7 @@ def _default_loss(x):
 
     def loss(out):
         return 0.5 * sum(jnp.sum(jnp.square(a)) for a in jax.tree_util.tree_leaves(out)) / batch
+
     return loss
 
 
@@ -203,15 +209,19 @@ def _member_fn(problem: Problem, kind: str, loss: Callable, jac_max: int, precis
     def fn(key):
         model, variables, params, apply = _functional(problem, kind, key)
         flow = module_gradient_flow(model, problem.x, loss, variables, precision=precision)
-        out = {"act": jnp.stack(list(flow.activations.values())) if flow.activations else jnp.zeros(0),
-               "par": jnp.stack(list(flow.params.values())),
-               "loss": flow.loss}
+        out = {
+            "act": jnp.stack(list(flow.activations.values())) if flow.activations else jnp.zeros(0),
+            "par": jnp.stack(list(flow.params.values())),
+            "loss": flow.loss,
+        }
         if flow.input is not None:
             out["input"] = flow.input
         flat_x, unravel = jax.flatten_util.ravel_pytree(x1)
         if jnp.issubdtype(flat_x.dtype, jnp.floating) and n_in <= jac_max:
+
             def f(v):
                 return jax.flatten_util.ravel_pytree(apply(params, unravel(v)))[0]
+
             jac = jax.jacrev(f)(flat_x)
             if jac.shape[0] * jac.shape[1] <= jac_max * jac_max:
                 s = jnp.linalg.svd(jac.astype(_wide(jac.dtype)), compute_uv=False)
@@ -221,6 +231,7 @@ def _member_fn(problem: Problem, kind: str, loss: Callable, jac_max: int, precis
                 out["resolved"] = (s > floor).astype(s.dtype)
                 out["rank"] = jnp.sum(s > floor).astype(s.dtype)
         return out
+
     return fn
 
 
@@ -235,8 +246,13 @@ def _stats(samples: np.ndarray) -> dict:
     var = (np.where(ok, samples - mean, 0.0) ** 2).sum(axis=0) / np.maximum(n - 1, 1)
     mean = np.where(n > 0, mean, np.nan)
     sd = np.where(n > 1, np.sqrt(var), np.nan)
-    return {"mean": mean.tolist(), "se": (sd / np.sqrt(np.maximum(n, 1))).tolist(), "sd": sd.tolist(),
-            "n": n.tolist(), "nonfinite": (samples.shape[0] - n).tolist()}
+    return {
+        "mean": mean.tolist(),
+        "se": (sd / np.sqrt(np.maximum(n, 1))).tolist(),
+        "sd": sd.tolist(),
+        "n": n.tolist(),
+        "nonfinite": (samples.shape[0] - n).tolist(),
+    }
 
 
 def _slope_jackknife(profile: np.ndarray) -> tuple[float, float]:
@@ -249,6 +265,7 @@ def _slope_jackknife(profile: np.ndarray) -> tuple[float, float]:
         top = rows.max(axis=0)
         log_mean = top + np.log(np.mean(np.exp(rows - top), axis=0))
         return np.polyfit(depth, log_mean, 1)[0]
+
     full = slope(profile)
     loo = np.array([slope(np.delete(profile, i, axis=0)) for i in range(m)])
     se = math.sqrt((m - 1) / m * np.sum((loo - loo.mean()) ** 2))
@@ -275,10 +292,19 @@ def _log10(x: float) -> float:
 
 
 # ----------------------------------------------------------------------------- public
-def diagnose(problem: Problem, key: jax.Array, *, members: int = 16, hessian_members: int = 2,
-             hessian_k: int = 3, train_steps: int = 40, jacobian_max: int = 1024,
-             progress: bool | None = None, checkpoint: str | None = None,
-             precision: str | None = "highest") -> Diagnosis:
+def diagnose(
+    problem: Problem,
+    key: jax.Array,
+    *,
+    members: int = 16,
+    hessian_members: int = 2,
+    hessian_k: int = 3,
+    train_steps: int = 40,
+    jacobian_max: int = 1024,
+    progress: bool | None = None,
+    checkpoint: str | None = None,
+    precision: str | None = "highest",
+) -> Diagnosis:
     """Gradient health of a model at initialisation, with the evidence for every finding.
 
     Args:
@@ -313,12 +339,23 @@ def diagnose(problem: Problem, key: jax.Array, *, members: int = 16, hessian_mem
     jacobian_max = check_int("jacobian_max", jacobian_max, lo=1)
     precision = check_precision(precision, scoped=True)
     with jax.default_matmul_precision(precision):
-        return _diagnose(problem, key, members, hessian_members, hessian_k, train_steps, jacobian_max,
-                         progress, checkpoint, precision)
+        return _diagnose(
+            problem,
+            key,
+            members,
+            hessian_members,
+            hessian_k,
+            train_steps,
+            jacobian_max,
+            progress,
+            checkpoint,
+            precision,
+        )
 
 
-def _diagnose(problem, key, members, hessian_members, hessian_k, train_steps, jacobian_max, progress,
-              checkpoint, precision) -> Diagnosis:
+def _diagnose(
+    problem, key, members, hessian_members, hessian_k, train_steps, jacobian_max, progress, checkpoint, precision
+) -> Diagnosis:
     kind = _kind(problem)
     loss = problem.loss if problem.loss is not None else _default_loss(problem.x)
     check_callable("loss", loss, "loss(output) -> scalar")
@@ -329,11 +366,18 @@ def _diagnose(problem, key, members, hessian_members, hessian_k, train_steps, ja
     def names(k):
         model, variables, _, _ = _functional(problem, kind, k)
         return module_gradient_flow(model, problem.x, loss, variables, precision=precision)
+
     flow0 = jax.eval_shape(names, key)
     modules, leaves = list(flow0.activations), list(flow0.params)
 
-    res = ensemble(_member_fn(problem, kind, loss, jacobian_max, precision), key, members, keep_samples=True,
-                   progress=progress, checkpoint=checkpoint)
+    res = ensemble(
+        _member_fn(problem, kind, loss, jacobian_max, precision),
+        key,
+        members,
+        keep_samples=True,
+        progress=progress,
+        checkpoint=checkpoint,
+    )
     samples = jax.tree.map(np.asarray, res.samples)
     unused = _unused_calls(modules, samples.get("act"))
     if unused:
@@ -347,10 +391,15 @@ def _diagnose(problem, key, members, hessian_members, hessian_k, train_steps, ja
     if "input" in samples:
         meas["input"] = _stats(samples["input"])
     if "log_sv" in samples:
-        meas["jacobian"] = {"log_sv": _stats(samples["log_sv"]), "resolved": _stats(samples["resolved"]),
-                            "rank": _stats(samples["rank"]), "size": int(samples["log_sv"].shape[1])}
-        cond = [float(ls[0] - ls[int(r) - 1]) if r >= 1 else math.nan
-                for ls, r in zip(samples["log_sv"], samples["rank"])]
+        meas["jacobian"] = {
+            "log_sv": _stats(samples["log_sv"]),
+            "resolved": _stats(samples["resolved"]),
+            "rank": _stats(samples["rank"]),
+            "size": int(samples["log_sv"].shape[1]),
+        }
+        cond = [
+            float(ls[0] - ls[int(r) - 1]) if r >= 1 else math.nan for ls, r in zip(samples["log_sv"], samples["rank"])
+        ]
         meas["jacobian"]["log_cond"] = _stats(np.asarray(cond))
     meas["hessian"] = _hessian(problem, kind, loss, key, hessian_members, hessian_k)
     if problem.optimizer is not None and train_steps > 0:
@@ -359,14 +408,22 @@ def _diagnose(problem, key, members, hessian_members, hessian_k, train_steps, ja
         meas["recurrent"] = _recurrent(problem.recurrent, key, hessian_members)
     if problem.mean_field is not None:
         meas["mean_field"] = _mean_field(problem.mean_field, modules, samples.get("act"))
-    config = {"name": problem.name, "kind": kind, "members": members, "hessian_members": hessian_members,
-              "hessian_k": hessian_k, "train_steps": train_steps, "jacobian_max": jacobian_max,
-              "precision": precision,
-              "key": np.asarray(jax.random.key_data(key)).tolist(),
-              "x_shapes": jax.tree.map(lambda a: list(jnp.shape(a)), problem.x),
-              "learning_rate": problem.learning_rate,
-              "mean_field": None if problem.mean_field is None else
-              {**problem.mean_field._asdict(), "activation": str(problem.mean_field.activation)}}
+    config = {
+        "name": problem.name,
+        "kind": kind,
+        "members": members,
+        "hessian_members": hessian_members,
+        "hessian_k": hessian_k,
+        "train_steps": train_steps,
+        "jacobian_max": jacobian_max,
+        "precision": precision,
+        "key": np.asarray(jax.random.key_data(key)).tolist(),
+        "x_shapes": jax.tree.map(lambda a: list(jnp.shape(a)), problem.x),
+        "learning_rate": problem.learning_rate,
+        "mean_field": None
+        if problem.mean_field is None
+        else {**problem.mean_field._asdict(), "activation": str(problem.mean_field.activation)},
+    }
     from ._diagnose_findings import findings
 
     found = findings(meas, config)
@@ -396,6 +453,7 @@ def _hessian(problem, kind, loss, key, count, k) -> dict:
 
         def lf(p):
             return loss(apply(p, problem.x))
+
         kk = jax.random.fold_in(key, 1)
         hi = hessian_eigh(lf, params, k, kk, which="largest")
         lo = hessian_eigh(lf, params, k, kk, which="smallest")
@@ -404,8 +462,14 @@ def _hessian(problem, kind, loss, key, count, k) -> dict:
 
     got = [jax.tree.map(np.asarray, one(jax.random.fold_in(key, i))) for i in range(count)]
     top, bottom, trace, trace_se = (np.stack([g[j] for g in got]).astype(np.float64) for j in range(4))
-    out = {"top": _stats(top), "bottom": _stats(bottom), "trace": _stats(trace), "top_members": top.tolist(),
-           "trace_estimator_se": trace_se.tolist(), "members": count}
+    out = {
+        "top": _stats(top),
+        "bottom": _stats(bottom),
+        "trace": _stats(trace),
+        "top_members": top.tolist(),
+        "trace_estimator_se": trace_se.tolist(),
+        "members": count,
+    }
     lam = out["top"]["mean"][0]
     out["lr_max_gd"] = 2.0 / lam if lam > 0 else math.inf
     return out
@@ -418,10 +482,14 @@ def _training(problem, kind, loss, key, steps) -> dict:
     _, _, params, apply = _functional(problem, kind, key)
     every = max(1, steps // 10)
     steps = every * max(1, steps // every)
-    tr = sharpness_trajectory(lambda p: loss(apply(p, problem.x)), params, problem.optimizer, steps, every,
-                              jax.random.fold_in(key, 2))
-    out = {"steps": np.asarray(tr.steps).tolist(), "sharpness": np.asarray(tr.sharpness, np.float64).tolist(),
-           "loss": np.asarray(tr.losses, np.float64).tolist()}
+    tr = sharpness_trajectory(
+        lambda p: loss(apply(p, problem.x)), params, problem.optimizer, steps, every, jax.random.fold_in(key, 2)
+    )
+    out = {
+        "steps": np.asarray(tr.steps).tolist(),
+        "sharpness": np.asarray(tr.sharpness, np.float64).tolist(),
+        "loss": np.asarray(tr.losses, np.float64).tolist(),
+    }
     if problem.learning_rate is not None:
         out["two_over_eta"] = 2.0 / float(problem.learning_rate)
     return out
@@ -443,9 +511,16 @@ def _recurrent(cell: Recurrent, key, count) -> dict:
     bp = bptt.astype(np.float64)
     lag = np.arange(bp.shape[1])[::-1].astype(np.float64)  # T − t
     rates = [np.polyfit(lag, b, 1)[0] if np.all(np.isfinite(b)) else math.nan for b in bp]
-    out = {"lyapunov": _stats(lyap), "resolved": _stats(resolved.astype(np.float64)), "status": status.tolist(),
-           "bptt": _stats(bp), "lag": lag.tolist(), "bptt_rate": _stats(np.asarray(rates)), "members": count,
-           "steps": cell.steps}
+    out = {
+        "lyapunov": _stats(lyap),
+        "resolved": _stats(resolved.astype(np.float64)),
+        "status": status.tolist(),
+        "bptt": _stats(bp),
+        "lag": lag.tolist(),
+        "bptt_rate": _stats(np.asarray(rates)),
+        "members": count,
+        "steps": cell.steps,
+    }
     if count == 1:  # one initialisation: the time-block SE of its exponents (no SE over inits)
         out["lyapunov"]["se"] = block_se[0].astype(np.float64).tolist()
     return out

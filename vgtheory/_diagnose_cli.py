@@ -1,4 +1,5 @@
 """``vgtheory diagnose MODULE_OR_PATH:FACTORY --out DIR [--smoke] [--members N]``."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,8 +17,9 @@ class FactoryError(ValueError):
 def load_factory(spec: str):
     """``"pkg.mod:make"`` or ``"path/to/file.py:make"`` → the callable ``make``."""
     if ":" not in spec:
-        raise FactoryError(f"factory: expected MODULE_OR_PATH:FACTORY (e.g. examples/diagnose_linen_cnn.py:make), "
-                           f"got {spec!r}.")
+        raise FactoryError(
+            f"factory: expected MODULE_OR_PATH:FACTORY (e.g. examples/diagnose_linen_cnn.py:make), got {spec!r}."
+        )
     where, name = spec.rsplit(":", 1)
     if where.endswith(".py") or os.sep in where:
         if not os.path.isfile(where):
@@ -63,8 +65,11 @@ def build(spec: str, smoke: bool):
 
 def add_parser(sub) -> None:
     d = sub.add_parser("diagnose", help="gradient health of your own model at initialisation (JSON + HTML report)")
-    d.add_argument("factory", metavar="MODULE_OR_PATH:FACTORY",
-                   help="a function returning vg.Problem, e.g. examples/diagnose_linen_cnn.py:make")
+    d.add_argument(
+        "factory",
+        metavar="MODULE_OR_PATH:FACTORY",
+        help="a function returning vg.Problem, e.g. examples/diagnose_linen_cnn.py:make",
+    )
     d.add_argument("--out", required=True, metavar="DIR", help="writes DIR/diagnosis.json and DIR/report.html")
     d.add_argument("--smoke", action="store_true", help="small sizes (the factory gets smoke=True; ≤ 60 s on CPU)")
     d.add_argument("--members", type=int, default=None, help="initialisations (default 16; 4 with --smoke)")
@@ -91,8 +96,14 @@ def cmd_diagnose(args) -> int:
     if members < 2:
         print(f"vgtheory diagnose: --members: expected at least 2, got {members}", file=sys.stderr)
         return 2
-    diag = diagnose(problem, jax.random.key(args.seed), progress=None, members=members,
-                    hessian_members=1 if args.smoke else 2, train_steps=10 if args.smoke else 40)
+    diag = diagnose(
+        problem,
+        jax.random.key(args.seed),
+        progress=None,
+        members=members,
+        hessian_members=1 if args.smoke else 2,
+        train_steps=10 if args.smoke else 40,
+    )
     diag.config.update(seed=args.seed, factory=args.factory, smoke=args.smoke, seconds=round(time.time() - t0, 1))
     paths = diag.save(args.out)
     for f in diag.findings:

@@ -3,6 +3,7 @@
 The HTML uses the ``verify --report`` style sheet and embeds its figures as base64 PNGs:
 no external resources, it opens from disk.
 """
+
 from __future__ import annotations
 
 import base64
@@ -72,9 +73,18 @@ def _figures(meas: dict) -> list[tuple[str, str]]:
     figs = []
     act = meas.get("activations")
     if act and meas["modules"]:
-        figs.append(("gradient flow per module",
-                     per_name(act, meas["modules"], "log10 ‖∂L/∂z‖²  (mean ± 3 SE)",
-                              "gradient norm per module (call order: input → output)", "o-")))
+        figs.append(
+            (
+                "gradient flow per module",
+                per_name(
+                    act,
+                    meas["modules"],
+                    "log10 ‖∂L/∂z‖²  (mean ± 3 SE)",
+                    "gradient norm per module (call order: input → output)",
+                    "o-",
+                ),
+            )
+        )
         fig, ax = plt.subplots(figsize=(7, 2.8))
         ax.plot(_arr(act["sd"]) / LN10, marker="o", ms=3)
         ax.set_ylabel("SD of log10 ‖g‖²")
@@ -83,9 +93,12 @@ def _figures(meas: dict) -> list[tuple[str, str]]:
         figs.append(("spread", _png(fig)))
     par = meas.get("params")
     if par and meas["leaves"]:
-        figs.append(("gradient per parameter leaf",
-                     per_name(par, meas["leaves"], "log10 ‖∂L/∂θ‖²  (mean ± 3 SE)",
-                              "gradient norm per parameter leaf", "s")))
+        figs.append(
+            (
+                "gradient per parameter leaf",
+                per_name(par, meas["leaves"], "log10 ‖∂L/∂θ‖²  (mean ± 3 SE)", "gradient norm per parameter leaf", "s"),
+            )
+        )
     jac = meas.get("jacobian")
     if jac:
         fig, ax = plt.subplots(figsize=(7, 3))
@@ -94,8 +107,13 @@ def _figures(meas: dict) -> list[tuple[str, str]]:
         idx = range(1, len(m) + 1)
         ax.errorbar([i for i, r in zip(idx, res) if r], m[res], yerr=3 * se[res], fmt="o", ms=3, label="resolved")
         if (~res).any():
-            ax.plot([i for i, r in zip(idx, res) if not r], m[~res], "x", color="0.6",
-                    label="at rounding floor (some inits)")
+            ax.plot(
+                [i for i, r in zip(idx, res) if not r],
+                m[~res],
+                "x",
+                color="0.6",
+                label="at rounding floor (some inits)",
+            )
         ax.set_xlabel("index")
         ax.set_ylabel("log10 σ_i")
         ax.set_title("input–output Jacobian singular values")
@@ -130,12 +148,16 @@ def _figures(meas: dict) -> list[tuple[str, str]]:
 
 def _html(diag, figs) -> str:
     e = html.escape
-    rows = "".join(f"<tr><td>{e(f['topic'])}</td><td>{e(f['verdict'])}</td><td>{e(f['text'])}</td></tr>"
-                   for f in diag.findings)
-    cfg = "".join(f"<tr><td>{e(str(k))}</td><td><code>{e(json.dumps(_clean(v)))}</code></td></tr>"
-                  for k, v in diag.config.items())
-    imgs = "".join(f'<figure><img alt="{e(t)}" src="data:image/png;base64,{b}"><figcaption>{e(t)}</figcaption>'
-                   f"</figure>" for t, b in figs)
+    rows = "".join(
+        f"<tr><td>{e(f['topic'])}</td><td>{e(f['verdict'])}</td><td>{e(f['text'])}</td></tr>" for f in diag.findings
+    )
+    cfg = "".join(
+        f"<tr><td>{e(str(k))}</td><td><code>{e(json.dumps(_clean(v)))}</code></td></tr>" for k, v in diag.config.items()
+    )
+    imgs = "".join(
+        f'<figure><img alt="{e(t)}" src="data:image/png;base64,{b}"><figcaption>{e(t)}</figcaption></figure>'
+        for t, b in figs
+    )
     hess = diag.measurements.get("hessian") or {}
     hrows = ""
     if "top" in hess:
@@ -143,12 +165,14 @@ def _html(diag, figs) -> str:
             for i, (m, s) in enumerate(zip(hess[name]["mean"], hess[name]["se"])):
                 hrows += f"<tr><td>{name} {i + 1}</td><td class=num>{_num(m)}</td><td class=num>{_num(s)}</td></tr>"
         hrows = f"<h2>Hessian eigenvalues</h2><table><tr><th>which</th><th>mean</th><th>SE</th></tr>{hrows}</table>"
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>vgtheory diagnose: {e(diag.config['name'])}"
-            f"</title><style>{_CSS}</style></head><body><h1>Gradient health: {e(diag.config['name'])}</h1>"
-            f"<p class=small>{diag.config['members']} initialisations; every number is mean ± SE over them "
-            f"unless said; all numbers are in <code>diagnosis.json</code>.</p>"
-            f"<h2>Findings</h2><table><tr><th>topic</th><th>verdict</th><th>evidence</th></tr>{rows}</table>"
-            f"<h2>Figures</h2>{imgs}{hrows}<h2>Configuration</h2><table>{cfg}</table></body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>vgtheory diagnose: {e(diag.config['name'])}"
+        f"</title><style>{_CSS}</style></head><body><h1>Gradient health: {e(diag.config['name'])}</h1>"
+        f"<p class=small>{diag.config['members']} initialisations; every number is mean ± SE over them "
+        f"unless said; all numbers are in <code>diagnosis.json</code>.</p>"
+        f"<h2>Findings</h2><table><tr><th>topic</th><th>verdict</th><th>evidence</th></tr>{rows}</table>"
+        f"<h2>Figures</h2>{imgs}{hrows}<h2>Configuration</h2><table>{cfg}</table></body></html>"
+    )
 
 
 def write(diag, out: str) -> dict:
@@ -156,8 +180,13 @@ def write(diag, out: str) -> dict:
     from ._cli import environment
 
     os.makedirs(out, exist_ok=True)
-    payload = {"findings": diag.findings, "measurements": diag.measurements, "config": diag.config,
-               "nonfinite": diag.nonfinite, "environment": environment()}
+    payload = {
+        "findings": diag.findings,
+        "measurements": diag.measurements,
+        "config": diag.config,
+        "nonfinite": diag.nonfinite,
+        "environment": environment(),
+    }
     jpath = os.path.join(out, "diagnosis.json")
     with open(jpath, "w") as f:
         json.dump(_clean(payload), f, indent=1, allow_nan=False)

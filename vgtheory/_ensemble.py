@@ -42,6 +42,7 @@ Launch (one command per host, ``N`` hosts, host 0's address reachable by all)::
                                num_processes=N, process_id=i)
     r = vgtheory.ensemble(fn, jax.random.key(0), 10**6, chunk_size=4096)
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -113,8 +114,11 @@ def _check_args(fn, n, chunk_size):
         raise TypeError(f"fn: expected a callable key -> pytree of arrays, got {type(fn).__name__}.")
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 2:
         raise ValueError(f"n: expected an ensemble size of at least 2 (an int), got {n!r}.")
-    if chunk_size is not None and chunk_size != "auto" and (
-            not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1):
+    if (
+        chunk_size is not None
+        and chunk_size != "auto"
+        and (not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1)
+    ):
         raise ValueError(f"chunk_size: expected a positive int, 'auto' or None, got {chunk_size!r}.")
 
 
@@ -199,8 +203,10 @@ def ensemble(
       True
     """
     _check_args(fn, n, chunk_size)
-    if not (isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                            or (key.dtype == jnp.uint32 and key.shape == (2,)))):
+    if not (
+        isinstance(key, jax.Array)
+        and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.dtype == jnp.uint32 and key.shape == (2,)))
+    ):
         raise TypeError(f"key: expected a PRNG key (jax.random.key(seed)), got {key!r:.80}.")
     ndev, nproc, me = jax.local_device_count(), jax.process_count(), jax.process_index()
     request = chunk_size
@@ -246,7 +252,7 @@ def ensemble(
         chunks = range(r, min(r + nproc, n_chunks))
         takes = [min(chunk_size, n - c * chunk_size) for c in chunks]
         if nproc == 1:
-            leaves = [x[:takes[0]] for x in chunk_leaves(r)]
+            leaves = [x[: takes[0]] for x in chunk_leaves(r)]
             sums.add(leaves)
             if keep_samples:
                 kept.append(leaves)
@@ -271,8 +277,19 @@ def ensemble(
         if first > 0:
             raise ValueError("keep_samples: cannot return samples of a run resumed from a checkpoint.")
         samples = unflat([np.concatenate(p) for p in zip(*kept)])
-    return EnsembleResult(unflat(mean), unflat(se), unflat(lmean), unflat(lse), sums.n,
-                          unflat(nonfinite), samples, unflat(skew), unflat(kurt), unflat(top), unflat(share))
+    return EnsembleResult(
+        unflat(mean),
+        unflat(se),
+        unflat(lmean),
+        unflat(lse),
+        sums.n,
+        unflat(nonfinite),
+        samples,
+        unflat(skew),
+        unflat(kurt),
+        unflat(top),
+        unflat(share),
+    )
 
 
 # ----------------------------------------------------------------------------- many processes
@@ -287,7 +304,7 @@ def _unpack(buf: np.ndarray, specs: list[tuple[tuple[int, ...], Any]]) -> list[n
     raw, out, off = np.ascontiguousarray(buf).tobytes(), [], 0
     for shape, dtype in specs:
         size = math.prod(shape) * np.dtype(dtype).itemsize
-        out.append(np.frombuffer(raw[off:off + size], dtype).reshape(shape).copy())
+        out.append(np.frombuffer(raw[off : off + size], dtype).reshape(shape).copy())
         off += size
     return out
 
@@ -298,13 +315,16 @@ def _agree(key, n, request, chunk_size, specs) -> tuple[int, int]:
     request = request if request is None or request == "auto" else int(request)
     kd = np.asarray(jax.random.key_data(key)).tobytes()
     ident = hashlib.sha256(kd + repr((str(key.dtype), int(n), request, specs)).encode()).digest()[:16]
-    row = np.concatenate([np.frombuffer(ident, np.uint32),
-                          np.array([jax.local_device_count(), chunk_size], np.int64).view(np.uint32)])
+    row = np.concatenate(
+        [np.frombuffer(ident, np.uint32), np.array([jax.local_device_count(), chunk_size], np.int64).view(np.uint32)]
+    )
     rows = np.asarray(multihost_utils.process_allgather(row))
     bad = [p for p in range(rows.shape[0]) if not np.array_equal(rows[p, :4], rows[0, :4])]
     if bad:
-        raise ValueError(f"ensemble: process {bad[0]} was called with another key, n, chunk_size or fn "
-                         "output shapes than process 0; every process must run the same ensemble.")
+        raise ValueError(
+            f"ensemble: process {bad[0]} was called with another key, n, chunk_size or fn "
+            "output shapes than process 0; every process must run the same ensemble."
+        )
     ints = np.ascontiguousarray(rows[:, 4:]).view(np.int64)  # [P, 2]: local devices, chunk size
     return int(ints[:, 1].min()), math.lcm(*(int(d) for d in ints[:, 0]))
 
@@ -324,7 +344,7 @@ def _gather_round(leaves, take, specs, chunk_size, keep_samples):
         payload = _partial_sums([x[:take] for x in leaves]) + (leaves if keep_samples else [])
     rows = np.asarray(multihost_utils.process_allgather(_pack(payload)))
     vals = [_unpack(row, sum_specs + row_specs) for row in rows]
-    return [(v[:len(specs)], v[len(specs):]) for v in vals]
+    return [(v[: len(specs)], v[len(specs) :]) for v in vals]
 
 
 def _shared_resume(path, tag, specs) -> tuple[_Sums, int]:
@@ -335,8 +355,7 @@ def _shared_resume(path, tag, specs) -> tuple[_Sums, int]:
         try:
             sums, first = _load_checkpoint(path, tag)
             if [tuple(x.shape) for x in sums.leaves] != shapes:
-                raise ValueError(f"checkpoint: {os.fspath(path)!r} holds sums of other shapes than "
-                                 "fn's outputs.")
+                raise ValueError(f"checkpoint: {os.fspath(path)!r} holds sums of other shapes than fn's outputs.")
             status = 1
         except Exception as e:  # re-raised below, after the others learnt of it
             status, sums, first, error = 2, _Sums(), 0, e
@@ -345,8 +364,11 @@ def _shared_resume(path, tag, specs) -> tuple[_Sums, int]:
     buf = np.asarray(multihost_utils.broadcast_one_to_all(buf))
     header, *arrays = _unpack(buf, [((3,), np.int64)] + [(shape, np.float64) for shape in shapes])
     if header[0] == 2:
-        raise error if error is not None else ValueError(
-            "checkpoint: process 0 could not resume from its checkpoint file (see the error there).")
+        raise (
+            error
+            if error is not None
+            else ValueError("checkpoint: process 0 could not resume from its checkpoint file (see the error there).")
+        )
     if header[0] == 0:
         return _Sums(), 0
     sums = _Sums(arrays)
@@ -369,13 +391,13 @@ def _save_checkpoint(path, tag, sums: _Sums, chunks_done: int):
 def _load_checkpoint(path, tag):
     with np.load(path) as f:
         if "format" not in f.files or int(f["format"]) != _FORMAT:
-            raise ValueError(f"checkpoint: {os.fspath(path)!r} was written by another vgtheory version "
-                             f"(format {int(f['format']) if 'format' in f.files else 1}, expected {_FORMAT}); "
-                             "delete it to start the ensemble over.")
-        if str(f["tag"]) != tag:
             raise ValueError(
-                f"checkpoint: {os.fspath(path)!r} belongs to another run (key, n or chunk_size differ)."
+                f"checkpoint: {os.fspath(path)!r} was written by another vgtheory version "
+                f"(format {int(f['format']) if 'format' in f.files else 1}, expected {_FORMAT}); "
+                "delete it to start the ensemble over."
             )
+        if str(f["tag"]) != tag:
+            raise ValueError(f"checkpoint: {os.fspath(path)!r} belongs to another run (key, n or chunk_size differ).")
         leaves = [f[f"leaf{i}"] for i in range(len([k for k in f.files if k.startswith("leaf")]))]
         sums = _Sums(leaves)
         sums.n = int(f["n"])

@@ -12,6 +12,7 @@ exactly the backpropagated sensitivities. For f(y) = λy, J = 1 + hλ and the am
 over k steps is |1 + hλ|^k: it vanishes for |1+hλ| < 1 and explodes for |1+hλ| > 1
 (explicit Euler is unstable for h > 2/|λ| when λ < 0).
 """
+
 from __future__ import annotations
 
 from functools import partial

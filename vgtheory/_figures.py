@@ -6,6 +6,7 @@ illustrates), ``SEED`` and ``main(out_dir, smoke=False) -> list[str]``. They are
 file path (the folder is not a package and is not shipped in the wheel); set
 ``VGTHEORY_FIGURES_DIR`` to point at a checkout's ``paper_figures/`` from elsewhere.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -21,8 +22,9 @@ ENV = "VGTHEORY_FIGURES_DIR"
 
 def figures_dir() -> str:
     """The ``paper_figures/`` folder: ``$VGTHEORY_FIGURES_DIR`` or ``<repository>/paper_figures``."""
-    d = os.environ.get(ENV) or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                            "paper_figures")
+    d = os.environ.get(ENV) or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "paper_figures"
+    )
     return os.path.abspath(d)
 
 
@@ -37,7 +39,8 @@ def discover() -> dict[str, ModuleType]:
         raise FileNotFoundError(
             f"paper_figures/ not found at {d!r}: the figure scripts ship with the source repository, not "
             f"with the installed package. Run from a checkout (git clone … && pip install -e .) or set "
-            f"{ENV} to the checkout's paper_figures/ folder.")
+            f"{ENV} to the checkout's paper_figures/ folder."
+        )
     if d not in sys.path:  # the scripts import their shared `_common` module by name
         sys.path.insert(0, d)
     mods = {}
@@ -65,8 +68,7 @@ def figure_claims() -> dict[str, tuple[str, ...]]:
         return {}
 
 
-def run_figures(out: str = "figures_out", smoke: bool = False, only: list[str] | None = None,
-                log=None) -> int:
+def run_figures(out: str = "figures_out", smoke: bool = False, only: list[str] | None = None, log=None) -> int:
     """Runs the figure scripts into ``out``; returns 0 if all succeeded, 1 otherwise, 2 if none.
 
     Args:
@@ -92,12 +94,18 @@ def run_figures(out: str = "figures_out", smoke: bool = False, only: list[str] |
         t = time.perf_counter()
         try:
             paths = mod.main(out, smoke=smoke)
-            print(f" {time.perf_counter() - t:.1f}s -> {', '.join(os.path.basename(p) for p in paths)}", file=log,
-                  flush=True)
+            print(
+                f" {time.perf_counter() - t:.1f}s -> {', '.join(os.path.basename(p) for p in paths)}",
+                file=log,
+                flush=True,
+            )
         except Exception:  # one broken figure must not hide the others
             failed.append(name)
             print(" FAILED", file=log)
             traceback.print_exc(file=log)
-    print(f"{len(chosen) - len(failed)}/{len(chosen)} figures written to {os.path.abspath(out)} in "
-          f"{time.perf_counter() - t0:.1f}s" + (f"; failed: {', '.join(failed)}" if failed else ""), file=log)
+    print(
+        f"{len(chosen) - len(failed)}/{len(chosen)} figures written to {os.path.abspath(out)} in "
+        f"{time.perf_counter() - t0:.1f}s" + (f"; failed: {', '.join(failed)}" if failed else ""),
+        file=log,
+    )
     return 1 if failed else 0

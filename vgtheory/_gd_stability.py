@@ -12,6 +12,7 @@ iteration a ``lax.scan``:
 The minima these experiments start from come from :mod:`._landscape`
 (:func:`train_to_minimum`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
@@ -31,9 +32,7 @@ PyTree = Any
 # --- GD on a quadratic and near a minimum ------------------------------------------------
 
 
-def gd_quadratic(
-    hessian: Float[Array, "d d"], x0: Float[Array, " d"], eta, num_steps: int
-) -> Float[Array, "t d"]:
+def gd_quadratic(hessian: Float[Array, "d d"], x0: Float[Array, " d"], eta, num_steps: int) -> Float[Array, "t d"]:
     """GD iterates on ``L(x) = ½ xᵀHx``: ``x_{t+1} = x_t − η H x_t``; returns ``[T+1, d]``.
 
     Integer ``hessian``/``x0`` are promoted to the default float; otherwise the dtype of
@@ -79,8 +78,9 @@ def direction_rate(traj: Float[Array, "t d"], direction: Float[Array, " d"]) -> 
         raise ValueError(f"traj: expected iterates [T+1, d] with T ≥ 1, got shape {jnp.shape(traj)}.")
     check_real_or_int("direction", direction)
     if jnp.shape(direction) != jnp.shape(traj)[1:]:
-        raise ValueError(f"direction: expected shape [{jnp.shape(traj)[1]}] (traj is [T+1, d]), "
-                         f"got {jnp.shape(direction)}.")
+        raise ValueError(
+            f"direction: expected shape [{jnp.shape(traj)[1]}] (traj is [T+1, d]), got {jnp.shape(direction)}."
+        )
     check_nonzero("direction", direction, what="direction", normalised=False)
     p = jnp.matmul(traj, direction, precision=_HI)
     p0 = concrete(p[0])

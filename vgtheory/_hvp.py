@@ -14,6 +14,7 @@ selects the coordinates, and the operator acts on those coordinates only, i.e. o
 References:
   B. A. Pearlmutter, "Fast exact multiplication by the Hessian", Neural Computation 1994.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
@@ -57,9 +58,7 @@ def check_tangent(name: str, tree: PyTree, params: PyTree) -> None:
         raise ValueError(f"{name}: expected the pytree structure of params {s2}, got {s1}.")
     for a, b in zip(jax.tree_util.tree_leaves(tree), jax.tree_util.tree_leaves(params)):
         if jnp.shape(a) != jnp.shape(b):
-            raise ValueError(
-                f"{name}: leaf shape {jnp.shape(a)} does not match the params leaf shape {jnp.shape(b)}."
-            )
+            raise ValueError(f"{name}: leaf shape {jnp.shape(a)} does not match the params leaf shape {jnp.shape(b)}.")
         check_real_or_int(name, a)
 
 
@@ -195,9 +194,7 @@ def hessian_operator(loss_fn: Callable, params: PyTree, mask: PyTree | None = No
         return jnp.zeros((n,), dtype).at[idx].set(x.astype(dtype))
 
     matvec = lambda x: full_mv(embed(x))[idx]
-    return HessianOperator(
-        matvec, dim, dtype, lambda x: unravel(embed(x)), lambda t: ravel_pytree(t)[0][idx]
-    )
+    return HessianOperator(matvec, dim, dtype, lambda x: unravel(embed(x)), lambda t: ravel_pytree(t)[0][idx])
 
 
 @cached(static=("mask",))

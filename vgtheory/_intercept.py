@@ -6,6 +6,7 @@ differentiated pass it adds a zero perturbation to each, so that the gradient wi
 to the perturbation is the gradient with respect to the output
 (:func:`vgtheory.module_gradient_flow`). Outside a recording everything is the identity.
 """
+
 from __future__ import annotations
 
 import threading
@@ -57,8 +58,9 @@ class _Recorder:
         leaves, treedef = jax.tree_util.tree_flatten(value)
         floats = [i for i, v in enumerate(leaves) if _is_float(v)]
         if self.perts is None:
-            self.shapes[key] = tuple(jax.ShapeDtypeStruct(jnp.shape(leaves[i]), jnp.result_type(leaves[i]))
-                                     for i in floats)
+            self.shapes[key] = tuple(
+                jax.ShapeDtypeStruct(jnp.shape(leaves[i]), jnp.result_type(leaves[i])) for i in floats
+            )
             return value
         for i, d in zip(floats, self.perts[key]):
             leaves[i] = leaves[i] + d
@@ -135,8 +137,7 @@ def _kind(model) -> str:
         return "nnx"
     if callable(model):
         return "callable"
-    raise ArgumentTypeError(f"model: expected a Flax linen module, an nnx module or a callable, "
-                            f"got {_short(model)}.")
+    raise ArgumentTypeError(f"model: expected a Flax linen module, an nnx module or a callable, got {_short(model)}.")
 
 
 def _linen_interceptor(next_fun, args, kwargs, context):
@@ -162,8 +163,7 @@ def _nnx_wrapper(cls):
                 return orig(self, *args, **kwargs)
             return rec.call(path, orig, self, *args, **kwargs)
 
-        _NNX_WRAPPERS[cls] = type(cls)(cls.__name__, (cls,), {"__call__": __call__,
-                                                              "__module__": cls.__module__})
+        _NNX_WRAPPERS[cls] = type(cls)(cls.__name__, (cls,), {"__call__": __call__, "__module__": cls.__module__})
     return _NNX_WRAPPERS[cls]
 
 
@@ -183,15 +183,18 @@ def _split(model, kind, variables):
     parameters and the other (traced, not differentiated) state."""
     if kind == "linen":
         if not isinstance(variables, Mapping):
-            raise ArgumentTypeError(f"variables: expected the linen module's variables (a dict from "
-                                    f"model.init), got {_short(variables)}.")
+            raise ArgumentTypeError(
+                f"variables: expected the linen module's variables (a dict from model.init), got {_short(variables)}."
+            )
         rest = {c: v for c, v in variables.items() if c != "params"}
         return model, variables.get("params", {}), rest
     if kind == "nnx":
         from flax import nnx
+
         if variables is not None:
-            raise ArgumentTypeError(f"variables: an nnx module carries its own state; expected None, "
-                                    f"got {_short(variables)}.")
+            raise ArgumentTypeError(
+                f"variables: an nnx module carries its own state; expected None, got {_short(variables)}."
+            )
         return nnx.split(model, nnx.Param, ...)
     return model, ({} if variables is None else variables), None
 
@@ -200,12 +203,14 @@ def _make_run(kind, static, rest):
     """``run(params, x) -> output`` with every submodule output recorded."""
     if kind == "linen":
         import flax.linen as nn
+
         mutable = list(rest) or False  # mutable=[] would still return (out, {})
 
         def run(params, x):
             with nn.intercept_methods(_linen_interceptor):
                 out = static.apply({**rest, "params": params}, x, mutable=mutable)
             return out[0] if mutable else out
+
         return run
     if kind == "nnx":
         from flax import nnx
@@ -219,6 +224,7 @@ def _make_run(kind, static, rest):
                     rec.paths[id(sub)] = "/".join(str(p) for p in path)
                     sub.__class__ = _nnx_wrapper(type(sub))
             return m(x)
+
         return run
     if kind == "fn":
         return lambda params, x: static(x)

@@ -6,6 +6,7 @@ J = J_L ⋯ J_1, and a cotangent g_L = ∂L/∂x_L is pulled back by g_{l−1} =
 The pull-back is renormalised every layer and log-norms are accumulated (Kahan-compensated),
 so depth 10^4 neither underflows nor overflows, even in float32.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, cast
@@ -154,8 +155,7 @@ def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: str = "
     return [act.deriv(h)[:, None] * w for h, w in zip(hs, params.weights)]
 
 
-def chain_product(mats: Float[Array, "L n n"], precision="highest", order: str = "sequential"
-                  ) -> Float[Array, "n n"]:
+def chain_product(mats: Float[Array, "L n n"], precision="highest", order: str = "sequential") -> Float[Array, "n n"]:
     """The ordered product M_L ⋯ M_2 M_1 of a stack ``mats[l−1] = M_l`` (L − 1 matmuls).
 
     Args:
@@ -173,22 +173,23 @@ def chain_product(mats: Float[Array, "L n n"], precision="highest", order: str =
     if order not in ("sequential", "tree"):
         raise ValueError(f"order: expected 'sequential' or 'tree', got {order!r}.")
     if jnp.ndim(mats) != 3 or mats.shape[0] < 1 or mats.shape[1] != mats.shape[2]:
-        raise ValueError(f"mats: expected a stack of square matrices [L, n, n] with L ≥ 1, "
-                         f"got shape {jnp.shape(mats)}.")
+        raise ValueError(
+            f"mats: expected a stack of square matrices [L, n, n] with L ≥ 1, got shape {jnp.shape(mats)}."
+        )
     check_real("mats", mats)
     check_precision(precision)
     if order == "sequential":
-        return jax.lax.scan(lambda J, M: (jnp.matmul(M, J, precision=precision), None),
-                            mats[0], mats[1:])[0]
+        return jax.lax.scan(lambda J, M: (jnp.matmul(M, J, precision=precision), None), mats[0], mats[1:])[0]
     while mats.shape[0] > 1:  # static: the stack length is a Python int
         odd = mats[-1:] if mats.shape[0] % 2 else mats[:0]
-        pairs = jnp.matmul(mats[1::2], mats[0:mats.shape[0] - mats.shape[0] % 2:2], precision=precision)
+        pairs = jnp.matmul(mats[1::2], mats[0 : mats.shape[0] - mats.shape[0] % 2 : 2], precision=precision)
         mats = jnp.concatenate([pairs, odd], axis=0)
     return mats[0]
 
 
-def mlp_jacobian(params: MLP, x: Float[Array, " n0"], act, precision="highest",
-                 order: str = "sequential") -> Float[Array, "nL n0"]:
+def mlp_jacobian(
+    params: MLP, x: Float[Array, " n0"], act, precision="highest", order: str = "sequential"
+) -> Float[Array, "nL n0"]:
     """End-to-end Jacobian by the explicit chain J = D_L W_L ⋯ D_1 W_1.
 
     Independent of autodiff; used as a reference for ``input_jacobian`` and as the fast
@@ -232,8 +233,9 @@ def _kahan_add(s, c, v):
     return t, jnp.where(jnp.isfinite(t), (t - s) - y, jnp.zeros_like(t))
 
 
-def gradient_flow(params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Array, " nL"],
-                  precision: str = "highest") -> GradientFlow:
+def gradient_flow(
+    params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Array, " nL"], precision: str = "highest"
+) -> GradientFlow:
     """Backpropagates ``cotangent`` = ∂L/∂x_L through the MLP, in log domain.
 
     g_{l−1} = W_lᵀ (φ'(h_l) ⊙ g_l); after each layer g is divided by its norm and the log of

@@ -15,6 +15,7 @@ References:
   ‖A y − θ y‖ = |β_m s_{m,i}|); Giraud, Langou & Rozložník, "The loss of orthogonality in
   the Gram–Schmidt process", 2005 (twice is enough).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Literal, NamedTuple
@@ -125,6 +126,7 @@ def lanczos_tridiag(matvec: MatVec, v0: Float[Array, " d"], num_iters: int) -> T
         b = jnp.linalg.norm(w)
         anorm = jnp.maximum(anorm, jnp.abs(a) + b)
         broke = b <= 10.0 * jnp.sqrt(jnp.asarray(d, dtype)) * eps * anorm
+
         def restart(_):  # the coordinate axis least covered by the basis, orthogonalised
             r = jax.nn.one_hot(jnp.argmin(jnp.sum(basis**2, axis=0)), d, dtype=dtype)
             r = _orth(basis, r)
@@ -136,9 +138,7 @@ def lanczos_tridiag(matvec: MatVec, v0: Float[Array, " d"], num_iters: int) -> T
         return basis, alpha.at[j].set(a), beta.at[j].set(jnp.where(broke, 0.0, b)), anorm
 
     zeros = jnp.zeros((num_iters,), dtype)
-    basis, alpha, beta, _ = jax.lax.fori_loop(
-        0, num_iters, step, (basis, zeros, zeros, jnp.zeros((), dtype))
-    )
+    basis, alpha, beta, _ = jax.lax.fori_loop(0, num_iters, step, (basis, zeros, zeros, jnp.zeros((), dtype)))
     return Tridiagonal(alpha, beta, basis)
 
 
@@ -173,8 +173,7 @@ def tridiag_eigh(alpha: Float[Array, " m"], beta: Float[Array, " m"]):
     m = alpha.shape[-1]
     check_vector("beta", beta)
     if jnp.shape(beta) != (m,):
-        raise ValueError(f"beta: expected shape ({m},) like alpha (last entry ignored), got "
-                         f"{jnp.shape(beta)}.")
+        raise ValueError(f"beta: expected shape ({m},) like alpha (last entry ignored), got {jnp.shape(beta)}.")
     if m < 1:
         raise ValueError("alpha: expected at least one diagonal entry, got shape (0,).")
     out_dtype = wide_dtype(alpha.dtype)
@@ -237,9 +236,7 @@ def lanczos_eigh(
     d = v0.shape[0]
     matvec, _, _ = symmetric_matvec(matvec, "matvec", d, " (Lanczos)")
     if which not in ("largest", "smallest", "largest_magnitude"):
-        raise ValueError(
-            f"which: expected 'largest', 'smallest' or 'largest_magnitude', got {which!r}."
-        )
+        raise ValueError(f"which: expected 'largest', 'smallest' or 'largest_magnitude', got {which!r}.")
     check_int("k", k, 1, d - 1, what=f"k < dimension d={d}")
     m = min(d, max(2 * k + 20, 40)) if num_iters is None else num_iters
     check_int("num_iters", m, k, d)
@@ -332,5 +329,4 @@ def hessian_eigh(
     op = hessian_operator(loss_fn, params, mask)
     v0 = jax.random.normal(key, (op.dim,), op.dtype)
     e = lanczos_eigh(op, v0, k, which=which, num_iters=num_iters, tol=tol)
-    return HessianEigenpairs(e.values, jax.vmap(op.to_tree)(e.vectors), e.residuals,
-                             e.converged, e.num_matvecs)
+    return HessianEigenpairs(e.values, jax.vmap(op.to_tree)(e.vectors), e.residuals, e.converged, e.num_matvecs)

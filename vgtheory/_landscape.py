@@ -12,6 +12,7 @@ sweep over η never recompiles) and the iteration a ``lax.scan``:
 * :func:`optimizer_steps`: per-parameter updates of an optax optimizer for a given gradient
   sequence (Adam's step vs gradient scale, seed S15).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple, cast
@@ -34,8 +35,7 @@ PyTree = Any
 def _check_optimizer(optimizer) -> None:
     if not (callable(getattr(optimizer, "init", None)) and callable(getattr(optimizer, "update", None))):
         raise TypeError(
-            f"optimizer: expected an optax.GradientTransformation (with init and update), "
-            f"got {optimizer!r:.80}."
+            f"optimizer: expected an optax.GradientTransformation (with init and update), got {optimizer!r:.80}."
         )
 
 
@@ -68,7 +68,7 @@ def mlp_forward(params: list, x: Float[Array, "n d"]) -> Float[Array, "n o"]:
 
 def _affine(x, w, b):
     h = jnp.matmul(x, w, precision=_HI)
-    return h + jnp.broadcast_to(b, h.shape)   # bias [o] onto [n, o] (or [o] for one input)
+    return h + jnp.broadcast_to(b, h.shape)  # bias [o] onto [n, o] (or [o] for one input)
 
 
 def mse_loss(params: list, x: Float[Array, "n d"], y: Float[Array, "n o"]) -> Float[Array, ""]:

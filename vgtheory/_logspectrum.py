@@ -37,6 +37,7 @@ References:
   Demmel & Veselić, SIAM J. Matrix Anal. Appl. 13 (1992): Jacobi's method is more
   accurate than QR.
 """
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
@@ -120,8 +121,9 @@ def _triu_inv(r):
         blocks = rp.reshape(k, 2 * s, k, 2 * s)[idx, :, idx, :]
         a, dd = inv[0::2], inv[1::2]
         tr = -jnp.matmul(jnp.matmul(a, blocks[:, :s, s:], precision=_HI), dd, precision=_HI)
-        inv = jnp.concatenate([jnp.concatenate([a, tr], axis=2),
-                               jnp.concatenate([jnp.zeros_like(a), dd], axis=2)], axis=1)
+        inv = jnp.concatenate(
+            [jnp.concatenate([a, tr], axis=2), jnp.concatenate([jnp.zeros_like(a), dd], axis=2)], axis=1
+        )
         s *= 2
     return inv[0, :n, :n]
 
@@ -208,10 +210,8 @@ def _qr_step(state, m, precision):
     rows = jnp.arange(r.shape[0])
     anchor = logr[rows, kstar]
     row_ok = jnp.isfinite(anchor + l_hi[kstar])  # False: the new row of T is exactly zero
-    rel = ((l_hi[None, :] - l_hi[kstar][:, None]) + (l_lo[None, :] - l_lo[kstar][:, None])
-           + logr - anchor[:, None])
-    rel = jnp.where(row_ok[:, None] & jnp.isfinite(logr) & jnp.isfinite(l_hi)[None, :],
-                    rel, -jnp.inf)
+    rel = (l_hi[None, :] - l_hi[kstar][:, None]) + (l_lo[None, :] - l_lo[kstar][:, None]) + logr - anchor[:, None]
+    rel = jnp.where(row_ok[:, None] & jnp.isfinite(logr) & jnp.isfinite(l_hi)[None, :], rel, -jnp.inf)
     w = jnp.sign(r) * jnp.exp(rel)  # |w| ≲ 1: no overflow
     new = jnp.matmul(w, x, precision=precision)
     scale = jnp.max(jnp.abs(new), axis=1)
@@ -264,8 +264,9 @@ def _graded_jacobi_round(y, ell, pairs):
     return y, ell, off
 
 
-def graded_log_svd(x: Float[Array, "n n"], log_scale: Float[Array, " n"], *,
-                   tol: float | None = None, max_sweeps: int = 30):
+def graded_log_svd(
+    x: Float[Array, "n n"], log_scale: Float[Array, " n"], *, tol: float | None = None, max_sweeps: int = 30
+):
     """Log-singular values of diag(e^ℓ) X without forming e^ℓ (one-sided Jacobi, log domain).
 
     Args:
@@ -336,8 +337,12 @@ def _finish(state, max_sweeps):
     q, x, l_hi, l_lo, s_hi, s_lo, dmax, fl = state
     log_sv, conv, k = graded_log_svd(x, l_hi + l_lo, max_sweeps=max_sweeps)
     qr_sums = s_hi + s_lo
-    finite = (jnp.all(jnp.isfinite(l_hi)) & jnp.all(jnp.isfinite(qr_sums))
-              & jnp.all(jnp.isfinite(x)) & jnp.all(jnp.isfinite(q)))
+    finite = (
+        jnp.all(jnp.isfinite(l_hi))
+        & jnp.all(jnp.isfinite(qr_sums))
+        & jnp.all(jnp.isfinite(x))
+        & jnp.all(jnp.isfinite(q))
+    )
     resolved, floor = _resolution(log_sv, qr_sums, dmax, fl)
     return LogSpectrum(log_sv, qr_sums, finite, conv, k, resolved, floor)
 
@@ -349,8 +354,9 @@ def _check_factor_shape(name, shape, what="square factors"):
         raise ValueError(f"{name}: expected {what} with n ≥ 1, got shape {tuple(shape)}.")
 
 
-def log_singular_values(factors: Float[Array, "L n n"], *, precision: str | None = "highest",
-                        max_sweeps: int = 30) -> LogSpectrum:
+def log_singular_values(
+    factors: Float[Array, "L n n"], *, precision: str | None = "highest", max_sweeps: int = 30
+) -> LogSpectrum:
     """Log-singular values of P = M_L ⋯ M_1 for a stack of factors, at any depth.
 
     ``factors[0]`` is applied first (M_1). Works in the factors' dtype (float32 is fine at
@@ -394,9 +400,9 @@ def log_singular_values(factors: Float[Array, "L n n"], *, precision: str | None
     return _finish(state, max_sweeps)
 
 
-def log_singular_values_scan(step: Callable, init, xs=None, length: int | None = None, *,
-                             precision: str | None = "highest",
-                             max_sweeps: int = 30) -> tuple[object, LogSpectrum]:
+def log_singular_values_scan(
+    step: Callable, init, xs=None, length: int | None = None, *, precision: str | None = "highest", max_sweeps: int = 30
+) -> tuple[object, LogSpectrum]:
     """Log-singular values of a product whose factors a step function produces on the fly.
 
     ``step(carry, x) -> (carry, M)`` is scanned like ``lax.scan`` (e.g. a layer that returns
@@ -432,6 +438,5 @@ def log_singular_values_scan(step: Callable, init, xs=None, length: int | None =
         carry, m = step(carry, x)
         return (carry, _qr_step(state, m, precision)), None
 
-    (carry, state), _ = jax.lax.scan(body, (init, _init_state(n, m_shape.dtype)), xs,
-                                     length=length)
+    (carry, state), _ = jax.lax.scan(body, (init, _init_state(n, m_shape.dtype)), xs, length=length)
     return carry, _finish(state, max_sweeps)

@@ -11,6 +11,7 @@ cross-entropy gradient tends to −1. The losses are written so that |z| = 10⁴
 NaN or inf in float16/32/64: BCE = softplus(z) − y·z (never log 0), p − y with
 1 − σ(z) computed as σ(−z).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -35,15 +36,17 @@ def _check(z, y):
     except ValueError:
         out = None
     if out != z.shape:  # the result has z's shape: y broadcasts to it, not the other way
-        raise ValueError(f"y, z: expected y's shape to broadcast to z's {z.shape} (the result's), "
-                         f"got y of shape {y.shape}.")
+        raise ValueError(
+            f"y, z: expected y's shape to broadcast to z's {z.shape} (the result's), got y of shape {y.shape}."
+        )
     v = concrete(y)  # concrete targets must be probabilities; traced ones (jit/vmap) pass
     if v is None:
         return z, y
     bad = ~((v >= 0) & (v <= 1))  # also catches NaN
     if bad.any():
-        raise ValueError(f"y: expected targets in [0, 1], got {float(v[bad].ravel()[0])} "
-                         f"({int(bad.sum())} of {v.size} outside).")
+        raise ValueError(
+            f"y: expected targets in [0, 1], got {float(v[bad].ravel()[0])} ({int(bad.sum())} of {v.size} outside)."
+        )
     return z, y
 
 

@@ -46,6 +46,7 @@ References:
   Higham (2002), "Accuracy and Stability of Numerical Algorithms", 2nd ed., §3.1, §19.
   Murray (2016), "Differentiation of the Cholesky decomposition", arXiv:1602.07527.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,14 +74,14 @@ AT_FLOOR_MAX = 0.01
 STATUS_TEXT = {
     OK: "ok",
     ILL_CONDITIONED: "the spread between two factorisations exceeded the dtype budget "
-                     "(set only when reortho > 1): use a smaller reortho "
-                     "(reortho_for_spread), reortho=1 always being allowed",
+    "(set only when reortho > 1): use a smaller reortho "
+    "(reortho_for_spread), reortho=1 always being allowed",
     NONFINITE: "an exponent is not finite: NaN/+inf means the step's Jacobian went "
-               "non-finite along the trajectory (a diverging nonlinear state; see "
-               "state_finite), −inf an exactly zero direction of the tangent map",
+    "non-finite along the trajectory (a diverging nonlinear state; see "
+    "state_finite), −inf an exactly zero direction of the tangent map",
     CHOLESKY_UNSAFE: "method='cholesky' broke down or exceeded its conditioning budget "
-                     "in some factorisation: use method='auto' (the default) or "
-                     "'householder'",
+    "in some factorisation: use method='auto' (the default) or "
+    "'householder'",
 }
 
 
@@ -159,8 +160,9 @@ def spread_budget(dtype, method: str = "auto") -> float:
     return math.log(1e6 if f64 else 1e5)
 
 
-def reortho_for_spread(spread_per_step: float, dtype=jnp.float32, method: str = "auto",
-                       safety: float = 0.75, max_interval: int = 64) -> int:
+def reortho_for_spread(
+    spread_per_step: float, dtype=jnp.float32, method: str = "auto", safety: float = 0.75, max_interval: int = 64
+) -> int:
     """Re-orthonormalisation interval r with r·spread ≤ safety·budget (a Python int).
 
     Args:
@@ -257,8 +259,7 @@ def _factorise(method, chol_budget, y, acc):
         return q + nan.astype(q.dtype), logd + nan, defi + nan, broke, jnp.int32(0)
 
     def householder():
-        return jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), _householder_qr(y, acc),
-                                      (q, logd, defi))
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(bad, a, b), _householder_qr(y, acc), (q, logd, defi))
 
     q, logd, defi = jax.lax.cond(_any_in_batch(bad), householder, lambda: (q, logd, defi))
     return q, logd, defi, jnp.int32(0), bad.astype(jnp.int32)
@@ -270,10 +271,10 @@ def _tangent_step(step, params, h, y, x):
 
 
 class _Chunk(NamedTuple):
-    logs: Array       # [k] log R_ii of the interval (normalisations included)
-    jlog: Array       # [] Σ_t log max_j ‖J_t q_j‖ over its steps (for the rounding floor)
-    log_cond: Array   # [] max(spread, angle deficit)
-    at_floor: Array   # [k] int32: log R_ii at or below the interval's floor Σ_t log(N ε ‖J_t‖)
+    logs: Array  # [k] log R_ii of the interval (normalisations included)
+    jlog: Array  # [] Σ_t log max_j ‖J_t q_j‖ over its steps (for the rounding floor)
+    log_cond: Array  # [] max(spread, angle deficit)
+    at_floor: Array  # [k] int32: log R_ii at or below the interval's floor Σ_t log(N ε ‖J_t‖)
 
 
 def _chunk(step, params, method, chol_budget, acc, log_neps, length, carry, xs):
@@ -307,12 +308,12 @@ def _check(n, steps, k, warmup, reortho, blocks, method):
     warmup, reortho = check_int("warmup", warmup, 0), check_int("reortho", reortho)
     check_int("blocks", blocks)
     if steps <= warmup:
-        raise ValueError(f"steps: expected more steps than warmup (T > warmup), got "
-                         f"steps={steps}, warmup={warmup}.")
+        raise ValueError(f"steps: expected more steps than warmup (T > warmup), got steps={steps}, warmup={warmup}.")
     check_int("k", k, 1, n, what="N = state size")
     if (steps - warmup) % reortho:
-        raise ValueError(f"reortho: expected a divisor of the measured steps "
-                         f"steps − warmup = {steps - warmup}, got {reortho}.")
+        raise ValueError(
+            f"reortho: expected a divisor of the measured steps steps − warmup = {steps - warmup}, got {reortho}."
+        )
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}.")
 
@@ -416,13 +417,14 @@ def lyapunov_spectrum(
             xc = _tmap(lambda a: a[: nw * reortho].reshape(nw, reortho, *a.shape[1:]), xw)
             carry, _ = jax.lax.scan(lambda c, x: (chunk(c, x, reortho)[0], None), carry, xc, length=nw)
         if rw:
-            carry, _ = chunk(carry, _tmap(lambda a: a[nw * reortho:], xw), rw)
+            carry, _ = chunk(carry, _tmap(lambda a: a[nw * reortho :], xw), rw)
         xm = _tmap(lambda a: a[warmup:].reshape(nb, cpb, reortho, *a.shape[1:]), xs)
 
         def bbody(c, x):
             c, ch = jax.lax.scan(lambda c, x: chunk(c, x, reortho), c, x, length=cpb)
-            return c, _Chunk(jnp.sum(ch.logs, axis=0), jnp.sum(ch.jlog), jnp.max(ch.log_cond),
-                             jnp.sum(ch.at_floor, axis=0))
+            return c, _Chunk(
+                jnp.sum(ch.logs, axis=0), jnp.sum(ch.jlog), jnp.max(ch.log_cond), jnp.sum(ch.at_floor, axis=0)
+            )
 
         (h, q, nbroke, nhh), blk = jax.lax.scan(bbody, carry, xm, length=nb)
     block_logs = blk.logs
@@ -440,12 +442,25 @@ def lyapunov_spectrum(
     resolved = jnp.isfinite(exps) & (exps > floor) & (at_floor <= AT_FLOOR_MAX)
     exp_finite = jnp.all(jnp.isfinite(block_logs))
     spread_bad = (log_cond > budget) if reortho > 1 else jnp.bool_(False)
-    status = jnp.where(nbroke > 0, CHOLESKY_UNSAFE,
-                       jnp.where(~exp_finite, NONFINITE,
-                                 jnp.where(spread_bad, ILL_CONDITIONED, OK))).astype(jnp.int32)
+    status = jnp.where(
+        nbroke > 0, CHOLESKY_UNSAFE, jnp.where(~exp_finite, NONFINITE, jnp.where(spread_bad, ILL_CONDITIONED, OK))
+    ).astype(jnp.int32)
     c = lambda a: a.astype(dtype)  # noqa: E731
-    return LyapunovResult(c(exps), c(se), c(running), c(finite_time), c(log_cond), status,
-                          rec.unravel(h), q, resolved, c(floor), c(at_floor), jnp.all(jnp.isfinite(h)), nhh)
+    return LyapunovResult(
+        c(exps),
+        c(se),
+        c(running),
+        c(finite_time),
+        c(log_cond),
+        status,
+        rec.unravel(h),
+        q,
+        resolved,
+        c(floor),
+        c(at_floor),
+        jnp.all(jnp.isfinite(h)),
+        nhh,
+    )
 
 
 def log_volume_growth(result: LyapunovResult) -> Float[Array, "... k"]:
@@ -455,6 +470,5 @@ def log_volume_growth(result: LyapunovResult) -> Float[Array, "... k"]:
       TypeError: ``result`` is not a :class:`LyapunovResult`.
     """
     if not isinstance(result, LyapunovResult):
-        raise TypeError(f"result: expected a LyapunovResult (from lyapunov_spectrum), got "
-                        f"{type(result).__name__}.")
+        raise TypeError(f"result: expected a LyapunovResult (from lyapunov_spectrum), got {type(result).__name__}.")
     return jnp.cumsum(result.exponents, axis=-1)

@@ -8,6 +8,7 @@ W_l has shape ``[n_l, n_{l−1}]`` and, under ``init="gaussian"``, entries N(0, 
 (fan-in), biases N(0, σ_b²). When every width is equal the parameters are stacked
 (``weights: [L, n, n]``) and depth is a ``lax.scan``: depth 10^4 compiles in seconds.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence, Union
@@ -118,8 +119,7 @@ def init_mlp(
         n = widths[0]
         w, b = jax.vmap(lambda k: _one_layer(k, n, n, init, sigma_w2, sigma_b2, eps, dtype))(keys)
         return MLP(w, b)
-    layers = [_one_layer(keys[i], widths[i], widths[i + 1], init, sigma_w2, sigma_b2, eps, dtype)
-              for i in range(L)]
+    layers = [_one_layer(keys[i], widths[i], widths[i + 1], init, sigma_w2, sigma_b2, eps, dtype) for i in range(L)]
     return MLP(tuple(l[0] for l in layers), tuple(l[1] for l in layers))
 
 
@@ -150,6 +150,7 @@ def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision="highe
     check_precision(precision)
     _check_input(params, x)
     if params.stacked:
+
         def step(xp, wb):
             h = _add_bias(dense(wb[0], xp, precision), wb[1])
             return act.fn(h), h
@@ -177,6 +178,7 @@ def mlp_apply(params: MLP, x: Float[Array, "... n0"], act, precision="highest") 
     check_precision(precision)
     _check_input(params, x)
     if params.stacked:
+
         def step(xp, wb):
             return act.fn(_add_bias(dense(wb[0], xp, precision), wb[1])), None
 

@@ -21,6 +21,7 @@ A module called twice gets a second key ``"name:1"``. A submodule inside a lifte
 iterations. Everything is one forward and one backward pass: jit- and vmap-able, so
 :func:`vgtheory.ensemble` gives the mean and standard error over initialisations.
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,8 +80,9 @@ def _half_sq(y):
 
 
 # ----------------------------------------------------------------------------- public
-def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variables: PyTree = None,
-                         *, precision: ScopedPrecision = "highest") -> ModuleGradientFlow:
+def module_gradient_flow(
+    model, x: PyTree, loss: Callable | None = None, variables: PyTree = None, *, precision: ScopedPrecision = "highest"
+) -> ModuleGradientFlow:
     """log‖∂L/∂z_m‖² for every submodule output z_m and log‖∂L/∂θ‖² for every parameter leaf.
 
     Args:
@@ -145,8 +147,10 @@ def module_gradient_flow(model, x: PyTree, loss: Callable | None = None, variabl
     return _compiled(kind, static, loss, precision)(params, rest, x)
 
 
-_JITTED = jax.jit(lambda kind, static, loss, precision, params, rest, x:
-                  _flow(kind, static, loss, precision, params, rest, x), static_argnums=(0, 1, 2, 3))
+_JITTED = jax.jit(
+    lambda kind, static, loss, precision, params, rest, x: _flow(kind, static, loss, precision, params, rest, x),
+    static_argnums=(0, 1, 2, 3),
+)
 _BY_ID: dict = {}  # id(model) → (weakref to it, {(kind, loss, precision): jitted flow})
 
 
@@ -202,8 +206,9 @@ def _flow(kind, static, loss, precision, params, rest, x) -> ModuleGradientFlow:
         rec_shapes = {}
         out_shape = jax.eval_shape(lambda p, x: _store(rec_shapes, discover(p, x)), params, x)
     except Exception as e:  # noqa: BLE001 - Flax's errors (e.g. ScopeParamShapeError) are plain Exceptions
-        raise ValueError(f"x: applying the model to x (shapes {jax.tree.map(jnp.shape, x)}) failed: "
-                         f"{type(e).__name__}: {e}") from e
+        raise ValueError(
+            f"x: applying the model to x (shapes {jax.tree.map(jnp.shape, x)}) failed: {type(e).__name__}: {e}"
+        ) from e
     shapes = rec_shapes["shapes"]
     _check_loss(loss, out_shape)
     perts = OrderedDict((k, tuple(jnp.zeros(s.shape, s.dtype) for s in v)) for k, v in shapes.items())

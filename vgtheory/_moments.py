@@ -14,6 +14,7 @@ References:
   P. Pébay, "Formulas for robust, one-pass parallel computation of covariances and
   arbitrary-order statistical moments", Sandia report SAND2008-6212 (2008).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,7 @@ def partial_sums(chunk: list[np.ndarray]) -> list[np.ndarray]:
         c = x.shape[0]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             lx = np.log(x)
-            rows = [*central(x), *central(lx, order=2), np.abs(x).sum(0),
-                    (~np.isfinite(x)).sum(0).astype(np.float64)]
+            rows = [*central(x), *central(lx, order=2), np.abs(x).sum(0), (~np.isfinite(x)).sum(0).astype(np.float64)]
         a = np.where(np.isnan(x), -np.inf, np.abs(x))
         if c < TOP:
             a = np.concatenate([a, np.full((TOP - c, *x.shape[1:]), -np.inf)])
@@ -72,11 +72,14 @@ def merge(a: np.ndarray, na: int, b: np.ndarray, nb: int) -> np.ndarray:
         d = b[0] - a[0]
         out[0] = a[0] + d * (nb / n)
         out[1] = a[1] + b[1] + d * d * (na * nb / n)
-        out[2] = (a[2] + b[2] + d ** 3 * (na * nb * (na - nb) / n**2)
-                  + 3.0 * d * (na * b[1] - nb * a[1]) / n)
-        out[3] = (a[3] + b[3] + d ** 4 * (na * nb * (na * na - na * nb + nb * nb) / n**3)
-                  + 6.0 * d * d * (na * na * b[1] + nb * nb * a[1]) / n**2
-                  + 4.0 * d * (na * b[2] - nb * a[2]) / n)
+        out[2] = a[2] + b[2] + d**3 * (na * nb * (na - nb) / n**2) + 3.0 * d * (na * b[1] - nb * a[1]) / n
+        out[3] = (
+            a[3]
+            + b[3]
+            + d**4 * (na * nb * (na * na - na * nb + nb * nb) / n**3)
+            + 6.0 * d * d * (na * na * b[1] + nb * nb * a[1]) / n**2
+            + 4.0 * d * (na * b[2] - nb * a[2]) / n
+        )
         dl = b[4] - a[4]
         out[4] = a[4] + dl * (nb / n)
         out[5] = a[5] + b[5] + dl * dl * (na * nb / n)
@@ -122,6 +125,5 @@ class Sums:
                 kurt = np.where(flat, np.nan, (s[3] / n) / np.where(flat, 1.0, m2) ** 2)
                 top = np.where(np.isneginf(s[8:]), 0.0, s[8:])  # fewer members than TOP: 0-padded
                 share = top.sum(0) / s[6]
-                out.append((s[0], se, s[4], lse, s[7].astype(np.int64), skew, kurt,
-                            np.moveaxis(top, 0, -1), share))
+                out.append((s[0], se, s[4], lse, s[7].astype(np.int64), skew, kurt, np.moveaxis(top, 0, -1), share))
         return [list(t) for t in zip(*out)]

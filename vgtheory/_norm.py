@@ -12,6 +12,7 @@ normalization", the BN-before-nonlinearity order):
 BN couples the examples of a batch, so the batch ``[B, n]`` is one input: the gradient
 flow of a loss on the whole batch is what explodes at initialisation (L6).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, cast
@@ -28,8 +29,9 @@ from ._residual import stack_gradient_flow
 NORMS = ("batch", "layer", "none")
 
 
-def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0,
-               eps: ArrayLike = 1e-5) -> Float[Array, "B n"]:
+def batch_norm(
+    h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0, eps: ArrayLike = 1e-5
+) -> Float[Array, "B n"]:
     """Normalises each unit over the batch (axis 0) with batch statistics (biased variance).
 
     Raises:
@@ -47,11 +49,14 @@ def batch_norm(h: Float[Array, "B n"], gamma: ArrayLike = 1.0, beta: ArrayLike =
     check_scalar("eps", eps, nonneg=True)
     mu = jnp.mean(h, axis=0, keepdims=True)
     var = jnp.mean(jnp.square(h - mu), axis=0, keepdims=True)
-    return cast(Array, gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta)  # NumPy gamma: still a jax Array
+    return cast(
+        Array, gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta
+    )  # NumPy gamma: still a jax Array
 
 
-def layer_norm(h: Float[Array, "... n"], gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0,
-               eps: ArrayLike = 1e-5) -> Float[Array, "... n"]:
+def layer_norm(
+    h: Float[Array, "... n"], gamma: ArrayLike = 1.0, beta: ArrayLike = 0.0, eps: ArrayLike = 1e-5
+) -> Float[Array, "... n"]:
     """Normalises each example over its units (last axis).
 
     Raises:
@@ -68,7 +73,9 @@ def layer_norm(h: Float[Array, "... n"], gamma: ArrayLike = 1.0, beta: ArrayLike
     check_scalar("eps", eps, nonneg=True)
     mu = jnp.mean(h, axis=-1, keepdims=True)
     var = jnp.mean(jnp.square(h - mu), axis=-1, keepdims=True)
-    return cast(Array, gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta)  # NumPy gamma: still a jax Array
+    return cast(
+        Array, gamma * (h - mu) * lax.rsqrt(var + jnp.asarray(eps, h.dtype)) + beta
+    )  # NumPy gamma: still a jax Array
 
 
 def _normalise(h, norm, eps):
@@ -114,8 +121,7 @@ class NormForward(NamedTuple):
     preacts: Float[Array, "L B n"]
 
 
-def norm_mlp_apply(params: MLP, x: Float[Array, "B n"], act, norm: str = "batch",
-                   eps: ArrayLike = 1e-5) -> NormForward:
+def norm_mlp_apply(params: MLP, x: Float[Array, "B n"], act, norm: str = "batch", eps: ArrayLike = 1e-5) -> NormForward:
     """x_l = φ(N(W_l x_{l−1})) for l = 1..L, scanned; biases are used only when ``norm="none"``
     (a normalisation removes them).
 
@@ -145,8 +151,9 @@ def norm_mlp_apply(params: MLP, x: Float[Array, "B n"], act, norm: str = "batch"
     return NormForward(out, pre)
 
 
-def norm_mlp_gradient_flow(params: MLP, x: Float[Array, "B n"], act, cotangent: Float[Array, "B n"],
-                           norm: str = "batch", eps: ArrayLike = 1e-5) -> Float[Array, " Lp1"]:
+def norm_mlp_gradient_flow(
+    params: MLP, x: Float[Array, "B n"], act, cotangent: Float[Array, "B n"], norm: str = "batch", eps: ArrayLike = 1e-5
+) -> Float[Array, " Lp1"]:
     """log‖∂L/∂x_l‖² − log‖∂L/∂x_L‖² over the whole batch, l = 0..L (renormalised scan).
 
     With BatchNorm the batch is one input (examples interact), so the norm is over ``[B, n]``.

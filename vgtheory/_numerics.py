@@ -6,6 +6,7 @@ library matmul states its precision; :data:`HIGHEST` is the one constant they us
 needs ``jax_enable_x64``: :func:`wide_dtype` and :func:`acc_dtype` widen to it when it is on
 and keep the given (or float32) dtype otherwise, never silently truncating a float64 request.
 """
+
 from __future__ import annotations
 
 import jax

@@ -15,6 +15,7 @@ References:
   P. Kidger et al., lineax (``lineax/_operator.py``): operators as matvec + structure + tags.
   Golub & Van Loan, "Matrix Computations", 4th ed., §10.4 (Lanczos on AᵀA for the SVD).
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
@@ -66,8 +67,7 @@ class LinearOperator(NamedTuple):
     def normal(self) -> "LinearOperator":
         """The symmetric positive semi-definite ``AᵀA: [n] -> [n]`` (one matvec and one rmatvec)."""
         t = self.T
-        return LinearOperator(lambda x: t.matvec(self.matvec(x)), None, (self.shape[1],) * 2,
-                              self.dtype, True)
+        return LinearOperator(lambda x: t.matvec(self.matvec(x)), None, (self.shape[1],) * 2, self.dtype, True)
 
     def as_matrix(self) -> Float[Array, "m n"]:
         """The dense ``[m, n]`` matrix, by n vmapped matvecs (for small operators and tests)."""
@@ -84,15 +84,21 @@ def matrix_operator(a: Float[Array, "m n"], *, symmetric: bool = False) -> Linea
     if symmetric and a.shape[0] != a.shape[1]:
         raise ValueError(f"a: expected a square matrix for symmetric=True, got shape {a.shape}.")
     hi = jax.lax.Precision.HIGHEST
-    return LinearOperator(lambda x: jnp.matmul(a, x, precision=hi), lambda u: jnp.matmul(u, a, precision=hi),
-                          tuple(a.shape), a.dtype, bool(symmetric))
+    return LinearOperator(
+        lambda x: jnp.matmul(a, x, precision=hi),
+        lambda u: jnp.matmul(u, a, precision=hi),
+        tuple(a.shape),
+        a.dtype,
+        bool(symmetric),
+    )
 
 
 def is_operator(obj) -> bool:
     """Whether ``obj`` is an operator (a :class:`LinearOperator` or an object with a
     ``shape`` and ``matvec``/``mv`` products, such as a HessianOperator or JacobianOperator)."""
     return isinstance(obj, LinearOperator) or (
-        hasattr(obj, "shape") and (callable(getattr(obj, "matvec", None)) or callable(getattr(obj, "mv", None))))
+        hasattr(obj, "shape") and (callable(getattr(obj, "matvec", None)) or callable(getattr(obj, "mv", None)))
+    )
 
 
 def as_operator(operator, name: str = "operator") -> LinearOperator:
@@ -135,9 +141,11 @@ def symmetric_matvec(obj, name: str, d: int | None = None, what: str = "") -> tu
     op = as_operator(obj, name)
     m, n = op.shape
     if m != n or not op.symmetric:
-        raise ValueError(f"{name}: expected a symmetric operator{what}, got a "
-                         f"{'non-square ' if m != n else 'non-symmetric '}operator of shape {op.shape}"
-                         " (use op.normal() for AᵀA, or lanczos_svd for singular values).")
+        raise ValueError(
+            f"{name}: expected a symmetric operator{what}, got a "
+            f"{'non-square ' if m != n else 'non-symmetric '}operator of shape {op.shape}"
+            " (use op.normal() for AᵀA, or lanczos_svd for singular values)."
+        )
     if d is not None and d != n:
         raise ValueError(f"{name}: operator of shape {op.shape} does not match dimension {d}.")
     return op.matvec, n, op.dtype
@@ -177,8 +185,9 @@ class SingularTriplets(NamedTuple):
 
 
 @cached(precheck=value_checks(scalars={"tol": {"nonneg": True}}))
-def lanczos_svd(operator, k: int, key: Array, *, num_iters: int | None = None,
-                tol: float | None = None, dtype=None) -> SingularTriplets:
+def lanczos_svd(
+    operator, k: int, key: Array, *, num_iters: int | None = None, tol: float | None = None, dtype=None
+) -> SingularTriplets:
     """Top-k singular values and vectors of a matrix-free operator: Lanczos on AᵀA.
 
     Args:

@@ -13,6 +13,7 @@ Theory (``vg.theory.barren_plateau_variance``): if the circuit before and after 
 differentiated gate both form unitary 2-designs, Var[∂E/∂θ] = 2 tr(G²) tr(H²) /
 ((N² − 1)(N + 1)) = N²/(2(N+1)(N²−1)) ≈ 2^{−(n+1)} for G = P/2, tr H² = N = 2ⁿ.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -146,8 +147,10 @@ def pauli_expectation(state: Array, pauli: str) -> Array:
     state = jnp.asarray(state)
     shape = state.shape
     if not shape or any(s != 2 for s in shape):
-        raise ValueError(f"state: expected a [2]*n_qubits tensor (as circuit_state returns; reshape a "
-                         f"2**n vector with .reshape((2,) * n)), got shape {shape}.")
+        raise ValueError(
+            f"state: expected a [2]*n_qubits tensor (as circuit_state returns; reshape a "
+            f"2**n vector with .reshape((2,) * n)), got shape {shape}."
+        )
     if jnp.issubdtype(state.dtype, jnp.floating):
         state = state.astype(_cdtype(state.dtype))
     elif not jnp.issubdtype(state.dtype, jnp.complexfloating):
@@ -188,9 +191,16 @@ class BarrenSample(NamedTuple):
 
 
 @cached(traced=("n_active",), precheck=_precheck_gradients)
-def random_circuit_gradients(key: jax.Array, n_qubits: int, depth: int, samples: int,
-                             index=None, pauli: str | None = None, dtype=jnp.float32,
-                             n_active=None) -> BarrenSample:
+def random_circuit_gradients(
+    key: jax.Array,
+    n_qubits: int,
+    depth: int,
+    samples: int,
+    index=None,
+    pauli: str | None = None,
+    dtype=jnp.float32,
+    n_active=None,
+) -> BarrenSample:
     """∂E/∂θ_index for ``samples`` circuits with angles uniform in [0, 2π).
 
     Args:

@@ -8,6 +8,7 @@ flat vector of all its leaves (``jax.flatten_util.ravel_pytree``): a Flax LSTM c
 the step as it is (nothing to flatten). Inputs may be any pytree whose leaves share the
 leading time axis ``steps``; they pass through ``lax.scan`` unchanged.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
@@ -64,8 +65,7 @@ def check_inputs(inputs, steps: int) -> Any:
     if not leaves or bad:
         got = f"shape {bad[0]}" if bad else _short(inputs)
         raise ValueError(f"inputs: expected a leading time axis of length steps={steps}, got {got}.")
-    return jax.tree_util.tree_map(
-        lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a)), inputs)
+    return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a)), inputs)
 
 
 def flat_recurrence(step, params, h0, inputs, steps) -> FlatRecurrence:
@@ -91,9 +91,11 @@ def flat_recurrence(step, params, h0, inputs, steps) -> FlatRecurrence:
     except (TypeError, ValueError) as e:
         raise ValueError(f"h0: {call} failed: {e}") from None
     if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(hs) or jax.tree_util.tree_leaves(
-            _struct(out)) != jax.tree_util.tree_leaves(hs):
-        raise ValueError(f"step: expected {call} to return a state of h0's structure, shapes and "
-                         f"dtype, got {_short(out)}.")
+        _struct(out)
+    ) != jax.tree_util.tree_leaves(hs):
+        raise ValueError(
+            f"step: expected {call} to return a state of h0's structure, shapes and dtype, got {_short(out)}."
+        )
     h_flat, unravel = ravel_pytree(h0)
 
     def flat_step(p, h, x):
@@ -107,15 +109,17 @@ def flat_vector(name: str, v, like, n: int, dtype) -> jax.Array:
     ``like``, flattened to ``[n]`` in ``dtype``."""
     if _is_vector(v) or _is_vector(like):
         if not _is_vector(v) or jnp.shape(v)[0] != n:
-            raise ValueError(f"{name}: expected shape [{n}] (or a pytree like h0), got "
-                             f"{getattr(v, 'shape', _short(v))}.")
+            raise ValueError(
+                f"{name}: expected shape [{n}] (or a pytree like h0), got {getattr(v, 'shape', _short(v))}."
+            )
         check_real(name, v)
         return jnp.asarray(v, dtype)
     if jax.tree_util.tree_structure(v) != jax.tree_util.tree_structure(like) or [
-            jnp.shape(a) for a in jax.tree_util.tree_leaves(v)] != [jnp.shape(a) for a in jax.tree_util.tree_leaves(like)]:
-        raise ValueError(f"{name}: expected a pytree of h0's structure and shapes (or a flat [{n}] "
-                         f"vector), got {_short(v)}.")
+        jnp.shape(a) for a in jax.tree_util.tree_leaves(v)
+    ] != [jnp.shape(a) for a in jax.tree_util.tree_leaves(like)]:
+        raise ValueError(
+            f"{name}: expected a pytree of h0's structure and shapes (or a flat [{n}] vector), got {_short(v)}."
+        )
     for leaf in jax.tree_util.tree_leaves(v):
         check_real(name, leaf)
     return ravel_pytree(v)[0].astype(dtype)
-

@@ -5,6 +5,7 @@ claim with its statement, source, comparison rows and, where a paper figure illu
 that figure embedded as a base64 PNG; the configuration, seeds, versions and device. No
 external resources (no scripts, fonts, stylesheets or images from the network).
 """
+
 from __future__ import annotations
 
 import base64
@@ -60,8 +61,11 @@ def _figures_for(claim_ids, figures: str | None, out_dir: str, make_figures: boo
     wanted = {name: cl for name, cl in fc.items() if any(c in claim_ids for c in cl)}
     if not wanted:
         return {}, "paper_figures/ is not available (installed package?): no figures embedded." if not fc else ""
-    dirs = [d for d in (figures, os.environ.get("VGTHEORY_REPORT_FIGURES"), os.path.join(out_dir, "figures"),
-                        "figures_out") if d]
+    dirs = [
+        d
+        for d in (figures, os.environ.get("VGTHEORY_REPORT_FIGURES"), os.path.join(out_dir, "figures"), "figures_out")
+        if d
+    ]
     found = {}
     for name in wanted:
         for d in dirs:
@@ -80,8 +84,11 @@ def _figures_for(claim_ids, figures: str | None, out_dir: str, make_figures: boo
         for name in missing:
             p = os.path.join(gen, name + ".png")
             if os.path.isfile(p):
-                found[name] = (p, "generated for this report" + (" at smoke size (run `vgtheory figures` for the "
-                                                                  "full-size figure)" if smoke else ""))
+                found[name] = (
+                    p,
+                    "generated for this report"
+                    + (" at smoke size (run `vgtheory figures` for the full-size figure)" if smoke else ""),
+                )
     elif missing:
         note = f"figures not found: {', '.join(missing)} (run `vgtheory figures`)."
     by_claim: dict[str, list] = {}
@@ -99,16 +106,19 @@ def _img(path: str) -> str:
 
 
 def _verdict_table(claims) -> str:
-    rows = ["<table id=verdicts><thead><tr><th>claim</th><th>title</th><th>source</th><th>expected</th>"
-            "<th>verdict</th><th>as expected</th><th>rows</th><th>time</th></tr></thead><tbody>"]
+    rows = [
+        "<table id=verdicts><thead><tr><th>claim</th><th>title</th><th>source</th><th>expected</th>"
+        "<th>verdict</th><th>as expected</th><th>rows</th><th>time</th></tr></thead><tbody>"
+    ]
     for c in claims:
         ok = c.get("as_expected")
         rows.append(
             f'<tr><td><a href="#{_anchor(c["id"])}">{_e(c["id"])}</a></td><td>{_e(c.get("title", ""))}</td>'
-            f'<td class=small>{_e(c.get("source", ""))}</td><td>{"holds" if c.get("expected", True) else "fails"}</td>'
+            f"<td class=small>{_e(c.get('source', ''))}</td><td>{'holds' if c.get('expected', True) else 'fails'}</td>"
             f'<td class="{_e(c.get("verdict", ""))}">{_e(c.get("verdict", ""))}</td>'
             f'<td class="{"yes" if ok else "no"}">{"yes" if ok else "NO"}</td>'
-            f'<td class=num>{len(c.get("comparisons", []))}</td><td class=num>{_num(c.get("seconds"))} s</td></tr>')
+            f"<td class=num>{len(c.get('comparisons', []))}</td><td class=num>{_num(c.get('seconds'))} s</td></tr>"
+        )
     rows.append("</tbody></table>")
     return "\n".join(rows)
 
@@ -120,26 +130,40 @@ def _reason_note(r: dict) -> str:
 
 
 def _rows_table(comps) -> str:
-    head = ("comparison", "kind", "prediction", "estimate ± SE", "n", "z", "tolerance", "bias", "planted",
-            "planted rejected", "verdict", "note")
+    head = (
+        "comparison",
+        "kind",
+        "prediction",
+        "estimate ± SE",
+        "n",
+        "z",
+        "tolerance",
+        "bias",
+        "planted",
+        "planted rejected",
+        "verdict",
+        "note",
+    )
     out = ["<table class=rows><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in comps:
         out.append(
-            f'<tr><td>{_e(r.get("label", ""))}</td><td>{_e(r.get("kind", ""))}</td>'
-            f'<td class=num>{_num(r.get("prediction"))}</td>'
-            f'<td class=num>{_num(r.get("estimate"))} ± {_num(r.get("se"))}</td><td class=num>{_e(r.get("n", ""))}</td>'
-            f'<td class=num>{_num(r.get("z"))}</td><td class=num>{_num(r.get("tolerance"))}</td>'
-            f'<td class=num>{_num(r.get("bias"))}</td><td class=num>{_num(r.get("planted"))}</td>'
-            f'<td>{"yes" if r.get("planted_rejected") else "no"}</td>'
+            f"<tr><td>{_e(r.get('label', ''))}</td><td>{_e(r.get('kind', ''))}</td>"
+            f"<td class=num>{_num(r.get('prediction'))}</td>"
+            f"<td class=num>{_num(r.get('estimate'))} ± {_num(r.get('se'))}</td><td class=num>{_e(r.get('n', ''))}</td>"
+            f"<td class=num>{_num(r.get('z'))}</td><td class=num>{_num(r.get('tolerance'))}</td>"
+            f"<td class=num>{_num(r.get('bias'))}</td><td class=num>{_num(r.get('planted'))}</td>"
+            f"<td>{'yes' if r.get('planted_rejected') else 'no'}</td>"
             f'<td class="{_e(r.get("verdict", ""))}">{_e(r.get("verdict", ""))}</td>'
-            f'<td class=small>{_e(_reason_note(r))}</td></tr>')
+            f"<td class=small>{_e(_reason_note(r))}</td></tr>"
+        )
     out.append("</tbody></table>")
     return "\n".join(out)
 
 
 def _kv_table(d: dict, table_id: str) -> str:
-    rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(json.dumps(v, ensure_ascii=False, default=str))}</td></tr>"
-                   for k, v in d.items())
+    rows = "".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(json.dumps(v, ensure_ascii=False, default=str))}</td></tr>" for k, v in d.items()
+    )
     return f"<table id={table_id}><tbody>{rows}</tbody></table>"
 
 
@@ -152,23 +176,26 @@ def render_report(results: dict, figures_by_claim: dict | None = None, figures_n
     bad = [c["id"] for c in claims if not c.get("as_expected")]
     seed = cfg.get("seed", 0)
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>vgtheory verify report</title>", f"<style>{_CSS}</style></head><body>",
+        "<title>vgtheory verify report</title>",
+        f"<style>{_CSS}</style></head><body>",
         "<h1>vgtheory: verdicts on the theory of vanishing and exploding gradients</h1>",
-        f'<p class=small>{_e(env.get("date", ""))} · {"full" if cfg.get("full") else "quick"} settings · seed '
-        f'{_e(seed)} · {_e(env.get("backend", "?"))} ({_e(env.get("device_kind", "?"))}) · jax {_e(env.get("jax", "?"))}'
-        f' · vgtheory {_e(env.get("vgtheory", "?"))}</p>',
+        f"<p class=small>{_e(env.get('date', ''))} · {'full' if cfg.get('full') else 'quick'} settings · seed "
+        f"{_e(seed)} · {_e(env.get('backend', '?'))} ({_e(env.get('device_kind', '?'))}) · jax {_e(env.get('jax', '?'))}"
+        f" · vgtheory {_e(env.get('vgtheory', '?'))}</p>",
         f"<p><b>{len(claims)} claims</b>, {sum(len(c.get('comparisons', [])) for c in claims)} comparisons, "
         f"Bonferroni k = {_num(cfg.get('k'))} (family-wise α = {_num(cfg.get('alpha'))}): "
         f"{counts['confirmed']} confirmed, {counts['refuted']} refuted, {counts['inconclusive']} inconclusive. "
-        + ("All claims as expected." if not bad else f'<span class=no>Not as expected: {_e(", ".join(bad))}</span>')
+        + ("All claims as expected." if not bad else f"<span class=no>Not as expected: {_e(', '.join(bad))}</span>")
         + "</p>",
         "<p class=small>Verdict rule: tolerance = k·SE + bias + rtol·|prediction|; refuted if the estimate is outside; "
         "inconclusive if the planted wrong prediction is also inside (no power); else confirmed. A claim expected to "
         "fail (a textbook statement the simulation refutes) is as expected when refuted; its corrected twin is checked "
         "separately.</p>",
-        "<h2 id=verdict-table>Verdict table</h2>", _verdict_table(claims),
+        "<h2 id=verdict-table>Verdict table</h2>",
+        _verdict_table(claims),
     ]
     if figures_note:
         parts.append(f"<p class=small>{_e(figures_note)}</p>")
@@ -177,26 +204,33 @@ def render_report(results: dict, figures_by_claim: dict | None = None, figures_n
         parts += [
             f'<section id="{_anchor(c["id"])}"><h3>{_e(c["id"])}: {_e(c.get("title", ""))}</h3>',
             f'<p>Verdict: <span class="{_e(c.get("verdict", ""))}">&nbsp;{_e(c.get("verdict", ""))}&nbsp;</span> · '
-            f'expected to {"hold" if c.get("expected", True) else "fail"} · '
-            f'{"as expected" if c.get("as_expected") else "<span class=no>NOT as expected</span>"} · area '
-            f'{_e(c.get("area", ""))} · {_num(c.get("seconds"))} s · key = fold_in(key({_e(seed)}), '
-            f'{zlib.crc32(c["id"].encode()) & 0x7FFFFFFF})</p>',
-            f'<p class=statement>{_e(c.get("statement", ""))}</p>',
-            f'<p class=small>Source: {_e(c.get("source", ""))}'
-            + (f' · defined as {_e(c["origin"])}' if c.get("origin") else "") + "</p>",
+            f"expected to {'hold' if c.get('expected', True) else 'fail'} · "
+            f"{'as expected' if c.get('as_expected') else '<span class=no>NOT as expected</span>'} · area "
+            f"{_e(c.get('area', ''))} · {_num(c.get('seconds'))} s · key = fold_in(key({_e(seed)}), "
+            f"{zlib.crc32(c['id'].encode()) & 0x7FFFFFFF})</p>",
+            f"<p class=statement>{_e(c.get('statement', ''))}</p>",
+            f"<p class=small>Source: {_e(c.get('source', ''))}"
+            + (f" · defined as {_e(c['origin'])}" if c.get("origin") else "")
+            + "</p>",
         ]
         if c.get("error"):
-            parts.append(f'<pre class=no>error: {_e(c["error"])}</pre>')
+            parts.append(f"<pre class=no>error: {_e(c['error'])}</pre>")
         parts.append(_rows_table(c.get("comparisons", [])))
         for name, path, how in figures_by_claim.get(c["id"], []):
-            parts.append(f"<figure>{_img(path)}<figcaption>Figure <code>{_e(name)}</code> "
-                         f"(paper_figures/fig_{_e(name)}.py), {_e(how)}.</figcaption></figure>")
+            parts.append(
+                f"<figure>{_img(path)}<figcaption>Figure <code>{_e(name)}</code> "
+                f"(paper_figures/fig_{_e(name)}.py), {_e(how)}.</figcaption></figure>"
+            )
         parts.append("</section>")
-    parts += ["<h2 id=configuration>Configuration and seeds</h2>",
-              "<p class=small>Claim c runs with key fold_in(jax.random.key(seed), crc32(c) &amp; 0x7FFFFFFF), "
-              "independent of which other claims run; each figure script has its own fixed seed.</p>",
-              _kv_table(cfg, "config"), "<h2 id=environment>Versions and device</h2>", _kv_table(env, "environment"),
-              "</body></html>"]
+    parts += [
+        "<h2 id=configuration>Configuration and seeds</h2>",
+        "<p class=small>Claim c runs with key fold_in(jax.random.key(seed), crc32(c) &amp; 0x7FFFFFFF), "
+        "independent of which other claims run; each figure script has its own fixed seed.</p>",
+        _kv_table(cfg, "config"),
+        "<h2 id=environment>Versions and device</h2>",
+        _kv_table(env, "environment"),
+        "</body></html>",
+    ]
     return "\n".join(parts) + "\n"
 
 

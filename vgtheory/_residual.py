@@ -14,6 +14,7 @@ Also: two generic helpers for any stack x_l = block(p_l, x_{l−1}) scanned over
 under/overflows. With ``full_output=True`` they return a :class:`StackFlow` whose
 ``resolved``/``log_floor`` flag gains at the accumulated rounding floor.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Literal, NamedTuple, overload
@@ -23,8 +24,16 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Bool, Float
 
-from ._checks import (check_bool, check_callable, check_int, check_nonzero, check_output, check_real,
-                      check_scalar, check_width)
+from ._checks import (
+    check_bool,
+    check_callable,
+    check_int,
+    check_nonzero,
+    check_output,
+    check_real,
+    check_scalar,
+    check_width,
+)
 from ._numerics import HIGHEST as HIGHEST
 
 
@@ -54,12 +63,25 @@ def _check_stack(block: Callable, params, x, name: str, t) -> None:
         raise ValueError("params: expected a pytree of arrays stacked over depth on axis 0.")
     p0 = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a)), params)
     spec = jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x))
-    check_output("block", block, (p0, spec), spec.shape, spec.dtype,
-                 call=f"block(params[0], x) for x of shape {spec.shape} {spec.dtype}")
+    check_output(
+        "block",
+        block,
+        (p0, spec),
+        spec.shape,
+        spec.dtype,
+        call=f"block(params[0], x) for x of shape {spec.shape} {spec.dtype}",
+    )
 
 
-def init_resnet(key: jax.Array, width: int, depth: int, *, sigma_w2_1: ArrayLike = 2.0,
-                sigma_w2_2: ArrayLike = 1.0, dtype=jnp.float32) -> ResNet:
+def init_resnet(
+    key: jax.Array,
+    width: int,
+    depth: int,
+    *,
+    sigma_w2_1: ArrayLike = 2.0,
+    sigma_w2_2: ArrayLike = 1.0,
+    dtype=jnp.float32,
+) -> ResNet:
     """Random residual network of ``depth`` blocks of ``width`` units.
 
     Args:
@@ -112,8 +134,9 @@ def _check_params(params, x):
         raise ValueError(f"x: expected shape [..., {n}], got {jnp.shape(x)}.")
 
 
-def resnet_apply(params: ResNet, x: Float[Array, "... n"], alpha: ArrayLike = 1.0,
-                 skip: bool = True) -> Float[Array, "... n"]:
+def resnet_apply(
+    params: ResNet, x: Float[Array, "... n"], alpha: ArrayLike = 1.0, skip: bool = True
+) -> Float[Array, "... n"]:
     """x_L of the stacked residual (or plain, ``skip=False``) network.
 
     Args:
@@ -125,8 +148,7 @@ def resnet_apply(params: ResNet, x: Float[Array, "... n"], alpha: ArrayLike = 1.
     _check_params(params, x)
     check_scalar("alpha", alpha)
     alpha = jnp.asarray(alpha, x.dtype)
-    return lax.scan(lambda h, p: (residual_block(p, h, alpha, skip), None), x,
-                    (params.w1, params.w2))[0]
+    return lax.scan(lambda h, p: (residual_block(p, h, alpha, skip), None), x, (params.w1, params.w2))[0]
 
 
 class StackFlow(NamedTuple):
@@ -186,13 +208,16 @@ def _flow_result(logs, fls, dms, full_output):
 
 
 @overload
-def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
-                       full_output: Literal[False] = False) -> Float[Array, " Lp1"]: ...
+def stack_tangent_flow(
+    block: Callable, params, x: Array, v: Array, *, full_output: Literal[False] = False
+) -> Float[Array, " Lp1"]: ...
 @overload
-def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
-                       full_output: bool) -> Float[Array, " Lp1"] | StackFlow: ...
-def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
-                       full_output: bool = False) -> Float[Array, " Lp1"] | StackFlow:
+def stack_tangent_flow(
+    block: Callable, params, x: Array, v: Array, *, full_output: bool
+) -> Float[Array, " Lp1"] | StackFlow: ...
+def stack_tangent_flow(
+    block: Callable, params, x: Array, v: Array, *, full_output: bool = False
+) -> Float[Array, " Lp1"] | StackFlow:
     """log‖J_{1..l} v‖² − log‖v‖², l = 0..L, for x_l = block(p_l, x_{l−1}) (forward mode).
 
     Rounding floor (``full_output=True``): the carried unit vector u arrives with a rounding
@@ -247,18 +272,25 @@ def stack_tangent_flow(block: Callable, params, x: Array, v: Array, *,
     zero = jnp.zeros((), x.dtype)
     ninf = jnp.full((), -jnp.inf, x.dtype)
     _, (logs, fls, dms) = lax.scan(step, (x, v0, zero, ninf, ninf), params)
-    return _flow_result(jnp.concatenate([zero[None], logs]), jnp.concatenate([ninf[None], fls]),
-                        jnp.concatenate([ninf[None], dms]), full_output)
+    return _flow_result(
+        jnp.concatenate([zero[None], logs]),
+        jnp.concatenate([ninf[None], fls]),
+        jnp.concatenate([ninf[None], dms]),
+        full_output,
+    )
 
 
 @overload
-def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
-                        full_output: Literal[False] = False) -> Float[Array, " Lp1"]: ...
+def stack_gradient_flow(
+    block: Callable, params, x: Array, cotangent: Array, *, full_output: Literal[False] = False
+) -> Float[Array, " Lp1"]: ...
 @overload
-def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
-                        full_output: bool) -> Float[Array, " Lp1"] | StackFlow: ...
-def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
-                        full_output: bool = False) -> Float[Array, " Lp1"] | StackFlow:
+def stack_gradient_flow(
+    block: Callable, params, x: Array, cotangent: Array, *, full_output: bool
+) -> Float[Array, " Lp1"] | StackFlow: ...
+def stack_gradient_flow(
+    block: Callable, params, x: Array, cotangent: Array, *, full_output: bool = False
+) -> Float[Array, " Lp1"] | StackFlow:
     """log‖∂L/∂x_l‖² − log‖∂L/∂x_L‖², l = 0..L, for ∂L/∂x_L = ``cotangent`` (reverse mode).
 
     Rounding floor (``full_output=True``): as :func:`stack_tangent_flow`, with the pull-back
@@ -311,12 +343,17 @@ def stack_gradient_flow(block: Callable, params, x: Array, cotangent: Array, *,
     zero = jnp.zeros((), x.dtype)
     ninf = jnp.full((), -jnp.inf, x.dtype)
     _, (logs, fls, dms) = lax.scan(bwd, (g0, zero, ninf, ninf), (params, xs), reverse=True)
-    return _flow_result(jnp.concatenate([logs, zero[None]]), jnp.concatenate([fls, ninf[None]]),
-                        jnp.concatenate([dms, ninf[None]]), full_output)
+    return _flow_result(
+        jnp.concatenate([logs, zero[None]]),
+        jnp.concatenate([fls, ninf[None]]),
+        jnp.concatenate([dms, ninf[None]]),
+        full_output,
+    )
 
 
-def resnet_log_gain(params: ResNet, x: Float[Array, " n"], v: Float[Array, " n"],
-                    alpha: ArrayLike = 1.0, skip: bool = True) -> Float[Array, " Lp1"]:
+def resnet_log_gain(
+    params: ResNet, x: Float[Array, " n"], v: Float[Array, " n"], alpha: ArrayLike = 1.0, skip: bool = True
+) -> Float[Array, " Lp1"]:
     """log(‖J_{≤l} v‖²/‖v‖²), l = 0..L, for the residual network's input–output Jacobian.
 
     E over v ~ N(0, I) of ‖J v‖² = ‖J‖_F² = E over g of ‖Jᵀ g‖², so the mean of
@@ -343,5 +380,4 @@ def resnet_log_gain(params: ResNet, x: Float[Array, " n"], v: Float[Array, " n"]
         raise ValueError(f"v: expected shape {jnp.shape(x)} like x, got {jnp.shape(v)}.")
     check_scalar("alpha", alpha)
     alpha = jnp.asarray(alpha, x.dtype)
-    return stack_tangent_flow(lambda p, z: residual_block(p, z, alpha, skip),
-                              (params.w1, params.w2), x, v)
+    return stack_tangent_flow(lambda p, z: residual_block(p, z, alpha, skip), (params.w1, params.w2), x, v)

@@ -9,6 +9,7 @@
 
 Every step has the signature ``step(params, h, x)``; ``x=None`` means no input (zeros).
 """
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,9 @@ def recurrent_matrix(key, n: int, *, gain=1.0, init: str = "gaussian", dtype=jnp
     return jnp.asarray(gain, dtype) * w
 
 
-def init_rnn(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "gaussian", input_gain=1.0,
-             bias_std=0.0, dtype=jnp.float32) -> RNNParams:
+def init_rnn(
+    key, n: int, n_in: int = 1, *, gain=1.0, init: str = "gaussian", input_gain=1.0, bias_std=0.0, dtype=jnp.float32
+) -> RNNParams:
     """Random vanilla RNN: W as :func:`recurrent_matrix`, U_ij ~ N(0, input_gain²/D), b ~ N(0, bias_std²).
 
     Args:
@@ -72,8 +74,7 @@ def init_rnn(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "gaussian", in
     check_scalar("bias_std", bias_std, nonneg=True)
     kw, ku, kb = jax.random.split(key, 3)
     w = recurrent_matrix(kw, n, gain=gain, init=init, dtype=dtype)
-    u = jnp.asarray(input_gain, dtype) * jax.random.normal(ku, (n, n_in), dtype) / jnp.sqrt(
-        jnp.asarray(n_in, dtype))
+    u = jnp.asarray(input_gain, dtype) * jax.random.normal(ku, (n, n_in), dtype) / jnp.sqrt(jnp.asarray(n_in, dtype))
     b = jnp.asarray(bias_std, dtype) * jax.random.normal(kb, (n,), dtype)
     return RNNParams(w, u, b)
 
@@ -83,8 +84,9 @@ def _stable(act):
     return as_activation(act, "activation").fn
 
 
-def rnn_step(params: RNNParams, h: Float[Array, " n"], x: Float[Array, " d"] | None = None,
-             activation="tanh") -> Float[Array, " n"]:
+def rnn_step(
+    params: RNNParams, h: Float[Array, " n"], x: Float[Array, " d"] | None = None, activation="tanh"
+) -> Float[Array, " n"]:
     """h_{t+1} = φ(W h_t + U x_t + b); ``x=None`` drops the input term.
 
     Use ``functools.partial(rnn_step, activation="relu")`` for another φ (a name, an
@@ -119,8 +121,9 @@ def _recurrent_init(gain, init):
     return lambda k, s, d=jnp.float32: gain * jax.random.normal(k, s, d) / math.sqrt(s[0])
 
 
-def init_lstm(key, n: int, n_in: int = 1, *, forget_bias=0.0, gain=1.0, init: str = "orthogonal",
-              dtype=jnp.float32) -> CellParams:
+def init_lstm(
+    key, n: int, n_in: int = 1, *, forget_bias=0.0, gain=1.0, init: str = "orthogonal", dtype=jnp.float32
+) -> CellParams:
     """Flax ``LSTMCell(n)`` parameters; the forget-gate bias b_f is set to ``forget_bias``.
 
     The recurrent kernels are g·O (orthogonal, Flax's default with g = 1) or Gaussian with
@@ -152,13 +155,15 @@ def lstm_forget_gate(params: CellParams, h: Float[Array, " twon"], x=None) -> Fl
     n = _check_cell_args(params, h, x, 2)
     x = params.d if x is None else x
     p = params.variables["params"]
-    a = (jnp.matmul(x, p["if"]["kernel"], precision=_HI) + jnp.matmul(h[n:], p["hf"]["kernel"], precision=_HI)
-         + p["hf"]["bias"])
+    a = (
+        jnp.matmul(x, p["if"]["kernel"], precision=_HI)
+        + jnp.matmul(h[n:], p["hf"]["kernel"], precision=_HI)
+        + p["hf"]["bias"]
+    )
     return jax.nn.sigmoid(a)
 
 
-def init_gru(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "orthogonal",
-             dtype=jnp.float32) -> CellParams:
+def init_gru(key, n: int, n_in: int = 1, *, gain=1.0, init: str = "orthogonal", dtype=jnp.float32) -> CellParams:
     """Flax ``GRUCell(n)`` parameters (recurrent kernels g·O or Gaussian N(0, g²/N))."""
     check_int("n", n)
     check_int("n_in", n_in)
@@ -180,8 +185,11 @@ def _check_cell_args(params, h, x, copies: int) -> int:
     """Checks a Flax cell's state (``copies``·N entries) and input against its parameters; returns N."""
     if not isinstance(params, CellParams):
         raise TypeError(f"params: expected CellParams (from init_lstm/init_gru), got {type(params).__name__}.")
-    kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(params.variables)
-               if "kernel" in jax.tree_util.keystr(path) and "'h" in jax.tree_util.keystr(path)]
+    kernels = [
+        leaf
+        for path, leaf in jax.tree_util.tree_leaves_with_path(params.variables)
+        if "kernel" in jax.tree_util.keystr(path) and "'h" in jax.tree_util.keystr(path)
+    ]
     n = kernels[0].shape[0]
     check_vector("h", h, copies * n)
     if x is not None:

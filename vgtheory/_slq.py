@@ -13,6 +13,7 @@ References:
   spectral densities of large matrices", SIAM Review 2016; Ghorbani, Krishnan & Xiao, "An
   investigation into neural net optimization via Hessian eigenvalue density", ICML 2019.
 """
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
@@ -100,9 +101,7 @@ def slq(
     return SpectralMeasure(nodes, tau / num_probes)
 
 
-def slq_density(
-    measure: SpectralMeasure, grid: Float[Array, " g"], sigma: float
-) -> Float[Array, " g"]:
+def slq_density(measure: SpectralMeasure, grid: Float[Array, " g"], sigma: float) -> Float[Array, " g"]:
     """Gaussian-smoothed density ``ρ_σ(x) = Σ_{pj} w_{pj} N(x; θ_{pj}, σ²)``.
 
     Args:
@@ -123,8 +122,7 @@ def slq_density(
     grid = jnp.asarray(grid)
     check_vector("grid", grid)
     if not (hasattr(measure, "nodes") and hasattr(measure, "weights")):
-        raise TypeError(f"measure: expected a SpectralMeasure (nodes, weights), got "
-                        f"{type(measure).__name__}.")
+        raise TypeError(f"measure: expected a SpectralMeasure (nodes, weights), got {type(measure).__name__}.")
     x = grid[:, None]
     th, w = measure.nodes.reshape(-1), measure.weights.reshape(-1)
     z = (x - th[None, :].astype(x.dtype)) / sigma

@@ -39,6 +39,7 @@ References:
   Appl. 13 (1992). Drmač & Veselić, SIAM J. Matrix Anal. Appl. 29 (2008): preconditioned
   one-sided Jacobi.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -118,7 +119,7 @@ def _jacobi_round(b, pairs):
     t = jnp.where(zeta >= 0, 1.0, -1.0) / (jnp.abs(zeta) + jnp.sqrt(1.0 + zeta * zeta))
     t = jnp.where(nz, t, 0.0)
     c = 1.0 / jnp.sqrt(1.0 + t * t)
-    c, s = c[None, :], (c * t)[None, :]   # one rotation per column pair, applied to every row
+    c, s = c[None, :], (c * t)[None, :]  # one rotation per column pair, applied to every row
     b = b.at[:, p].set(c * bp - s * bq).at[:, q].set(s * bp + c * bq)
     return b, off
 
@@ -167,8 +168,9 @@ def _sv_jacobi(a, tol, max_sweeps):
 
 
 @cached(precheck=value_checks(scalars={"tol": {"positive": True}}))
-def singular_values(a: Float[ArrayLike, "... m n"], *, method: str = "auto",
-                    tol: float | None = None, max_sweeps: int = 12) -> Float[Array, "... k"]:
+def singular_values(
+    a: Float[ArrayLike, "... m n"], *, method: str = "auto", tol: float | None = None, max_sweeps: int = 12
+) -> Float[Array, "... k"]:
     """Singular values, descending, of a matrix or a batch of matrices.
 
     Args:
@@ -263,8 +265,9 @@ class SpectrumMoments(NamedTuple):
     variance: Float[Array, "..."]
 
 
-def jjt_moments(j: Float[ArrayLike, "... m n"], k: int = 2, *, method: str = "trace",
-                rows: bool = True) -> SpectrumMoments:
+def jjt_moments(
+    j: Float[ArrayLike, "... m n"], k: int = 2, *, method: str = "trace", rows: bool = True
+) -> SpectrumMoments:
     """Moments of the spectrum of JJᵀ.
 
     Args:
@@ -298,8 +301,7 @@ def jjt_moments(j: Float[ArrayLike, "... m n"], k: int = 2, *, method: str = "tr
         mom = jnp.stack(mom, axis=-1).astype(j.dtype)
     else:
         lam = singular_values(j, method=method).astype(_wide(j.dtype)) ** 2
-        mom = jnp.stack([jnp.sum(lam ** p, axis=-1) / norm for p in range(1, k + 1)],
-                        axis=-1).astype(j.dtype)
+        mom = jnp.stack([jnp.sum(lam**p, axis=-1) / norm for p in range(1, k + 1)], axis=-1).astype(j.dtype)
     return SpectrumMoments(mom, mom[..., 0], mom[..., 1] - mom[..., 0] ** 2)
 
 
@@ -311,8 +313,9 @@ class Density(NamedTuple):
     density: Float[Array, " b"]
 
 
-def spectral_density(values: Real[ArrayLike, "..."], bins: int = 50,
-                     value_range: tuple[float, float] | None = None) -> Density:
+def spectral_density(
+    values: Real[ArrayLike, "..."], bins: int = 50, value_range: tuple[float, float] | None = None
+) -> Density:
     """Histogram density of (pooled) spectrum values, e.g. the σ² of an ensemble.
 
     Args:
@@ -343,5 +346,4 @@ def spectral_density(values: Real[ArrayLike, "..."], bins: int = 50,
         if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
             raise ValueError(f"value_range: expected finite lo < hi, got {value_range!r}.")
     dens, edges = np.histogram(v, bins=bins, range=value_range, density=True)
-    return Density(jnp.asarray(edges), jnp.asarray(0.5 * (edges[1:] + edges[:-1])),
-                   jnp.asarray(dens))
+    return Density(jnp.asarray(edges), jnp.asarray(0.5 * (edges[1:] + edges[:-1])), jnp.asarray(dens))

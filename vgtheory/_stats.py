@@ -4,6 +4,7 @@ Gradient norms through depth are products of many factors, so they are close to
 log-normal; their sample mean is dominated by rare draws. Claims therefore compare
 log-moments where they can, and the mean only where its second moment is under control.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,7 @@ def estimate(samples: ArrayLike, axis: int = 0) -> Estimate:
     n = samples.shape[axis] if samples.ndim else 0
     if n < 2:
         raise ValueError(
-            f"samples: need at least 2 draws along axis {axis} to estimate a standard "
-            f"error, got shape {samples.shape}."
+            f"samples: need at least 2 draws along axis {axis} to estimate a standard error, got shape {samples.shape}."
         )
     mean = jnp.mean(samples, axis=axis)
     se = jnp.std(samples, axis=axis, ddof=1) / math.sqrt(n)
@@ -79,14 +79,17 @@ def ratio_estimate(num: ArrayLike, den: ArrayLike) -> Estimate:
     check_real_or_int("num", num)
     check_real_or_int("den", den)
     if num.shape != den.shape or num.ndim == 0 or num.shape[0] < 2:
-        raise ValueError(f"num, den: expected paired samples of equal shape with at least 2 draws, "
-                         f"got {num.shape} and {den.shape}.")
+        raise ValueError(
+            f"num, den: expected paired samples of equal shape with at least 2 draws, got {num.shape} and {den.shape}."
+        )
     a, b = estimate(num), estimate(den)
     mean = concrete(b.mean)  # traced samples (inside the caller's jit) are not checked
     zero = np.zeros((), bool) if mean is None else mean == 0
     if zero.any():
-        raise ValueError(f"den: the sample mean of den is 0 ({int(zero.sum())} of {zero.size} entries): "
-                         f"E[num]/E[den] is undefined; expected a non-zero mean.")
+        raise ValueError(
+            f"den: the sample mean of den is 0 ({int(zero.sum())} of {zero.size} entries): "
+            f"E[num]/E[den] is undefined; expected a non-zero mean."
+        )
     r = a.mean / b.mean
     n = a.n
     cov = jnp.mean((num - a.mean) * (den - b.mean)) * n / (n - 1) / n
@@ -155,8 +158,10 @@ def log_mean_estimate(samples, axis: int = 0) -> Estimate:
         m = concrete(m)
         bad = np.zeros((), bool) if m is None else ~(np.asarray(m) > 0)
         if bad.any():
-            raise ValueError(f"samples: the sample mean is ≤ 0 (or NaN) in {int(bad.sum())} of {bad.size} entries: "
-                             "log E[x] is undefined; expected a positive mean.")
+            raise ValueError(
+                f"samples: the sample mean is ≤ 0 (or NaN) in {int(bad.sum())} of {bad.size} entries: "
+                "log E[x] is undefined; expected a positive mean."
+            )
     fix = lambda m, s: jnp.log(m) + 0.5 * (s / m) ** 2
     rel = lambda m, s: s / m
     return Estimate(jax.tree_util.tree_map(fix, mean, se), jax.tree_util.tree_map(rel, mean, se), n)
@@ -182,8 +187,10 @@ def ensemble_scalar(result, leaf=None) -> EnsembleScalar:
     ``mean["g"][3]``; a string on a NamedTuple selects the attribute.
     """
     if any(getattr(result, f, None) is None for f in ("mean", "se", "n", "nonfinite", "skewness", "kurtosis")):
-        raise TypeError(f"result: expected a vgtheory.EnsembleResult (from vg.ensemble, with its tail "
-                        f"diagnostics), got {type(result).__name__}.")
+        raise TypeError(
+            f"result: expected a vgtheory.EnsembleResult (from vg.ensemble, with its tail "
+            f"diagnostics), got {type(result).__name__}."
+        )
     path = () if leaf is None else (leaf if isinstance(leaf, tuple) else (leaf,))
 
     def pick(tree, name):
@@ -192,20 +199,29 @@ def ensemble_scalar(result, leaf=None) -> EnsembleScalar:
             try:
                 x = getattr(x, p) if isinstance(p, str) and hasattr(x, "_fields") else x[p]
             except (KeyError, IndexError, TypeError, AttributeError) as e:
-                raise ValueError(f"leaf: {leaf!r} does not select an element of the ensemble's output "
-                                 f"({type(e).__name__}: {e}).") from None
+                raise ValueError(
+                    f"leaf: {leaf!r} does not select an element of the ensemble's output ({type(e).__name__}: {e})."
+                ) from None
         import jax
 
         leaves = jax.tree_util.tree_leaves(x)
         if len(leaves) != 1 or np.size(leaves[0]) != 1:
             shapes = [np.shape(v) for v in leaves]
-            raise ValueError(f"leaf: expected a path to one scalar of the ensemble's output, got {leaf!r}, "
-                             f"which selects {len(leaves)} leaves of shapes {shapes} in {name}; e.g. leaf=('key', 0).")
+            raise ValueError(
+                f"leaf: expected a path to one scalar of the ensemble's output, got {leaf!r}, "
+                f"which selects {len(leaves)} leaves of shapes {shapes} in {name}; e.g. leaf=('key', 0)."
+            )
         return np.asarray(leaves[0], np.float64).reshape(())
 
-    return EnsembleScalar(float(pick(result.mean, "mean")), float(pick(result.se, "se")), int(result.n),
-                          int(pick(result.nonfinite, "nonfinite")), float(pick(result.skewness, "skewness")),
-                          float(pick(result.kurtosis, "kurtosis")), float(pick(result.top_share, "top_share")))
+    return EnsembleScalar(
+        float(pick(result.mean, "mean")),
+        float(pick(result.se, "se")),
+        int(result.n),
+        int(pick(result.nonfinite, "nonfinite")),
+        float(pick(result.skewness, "skewness")),
+        float(pick(result.kurtosis, "kurtosis")),
+        float(pick(result.top_share, "top_share")),
+    )
 
 
 def normal_quantile(p: float) -> float:

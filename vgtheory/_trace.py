@@ -13,6 +13,7 @@ References:
   M. F. Hutchinson, Comm. Stat. Simul. Comput. 18 (1989); R. A. Meyer, C. Musco, C. Musco,
   D. P. Woodruff, "Hutch++: optimal stochastic trace estimation", SOSA 2021.
 """
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
@@ -56,9 +57,7 @@ def _mean_se(samples):
 
 
 @cached
-def hutchinson(
-    matvec: MatVec, dim: int | None, key: Array, num_samples: int, dtype=None
-) -> TraceEstimate:
+def hutchinson(matvec: MatVec, dim: int | None, key: Array, num_samples: int, dtype=None) -> TraceEstimate:
     """Hutchinson's trace estimate ``(1/n) Σ zᵢᵀ A zᵢ`` with Rademacher ``zᵢ``.
 
     Args:

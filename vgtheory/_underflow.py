@@ -14,6 +14,7 @@ with s_min the smallest subnormal and n_min the smallest normal of the dtype
 first. The count here is *measured* under ``jax.jit`` (one ``while_loop``), op by op
 ("eager"), and on the host with NumPy (IEEE reference), per backend.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-DTYPES = {"float64": jnp.float64, "float32": jnp.float32, "float16": jnp.float16,
-          "bfloat16": jnp.bfloat16}
+DTYPES = {"float64": jnp.float64, "float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16}
 MODES = ("jit", "eager", "numpy")
 _MAX_STEPS = 5000
 
@@ -87,8 +87,9 @@ def predicted_underflow_step(dtype, factor: float = 0.1, subnormals: bool = True
         raise ValueError(f"factor: expected a multiplier in (0, 1), got {factor!r}.")
     fi = jnp.finfo(dt)
     c = float(np.asarray(factor, dtype=np.dtype(dt)).astype(np.float64))
-    log_t = (math.log(float(fi.smallest_subnormal)) - math.log(2.0) if subnormals
-             else math.log(float(fi.smallest_normal)))
+    log_t = (
+        math.log(float(fi.smallest_subnormal)) - math.log(2.0) if subnormals else math.log(float(fi.smallest_normal))
+    )
     return int(math.ceil(log_t / math.log(c) - 1e-12))
 
 
@@ -136,8 +137,7 @@ def _count_numpy(dt, factor) -> int:
     return k
 
 
-def underflow_step(dtype, mode: str = "jit", backend: str | None = None,
-                   factor: float = 0.1) -> UnderflowStep:
+def underflow_step(dtype, mode: str = "jit", backend: str | None = None, factor: float = 0.1) -> UnderflowStep:
     """Measures the step at which repeated multiplication by fl(factor) gives exactly 0.
 
     Args:
@@ -168,12 +168,10 @@ def underflow_step(dtype, mode: str = "jit", backend: str | None = None,
         raise ValueError("dtype: float64 needs jax_enable_x64=True (JAX would use float32).")
     pred = (predicted_underflow_step(name, factor, True), predicted_underflow_step(name, factor, False))
     if mode == "numpy":
-        return UnderflowStep(name, "numpy", mode, _count_numpy(dt, factor),
-                             _probe_subnormals(dt, mode, None), *pred)
+        return UnderflowStep(name, "numpy", mode, _count_numpy(dt, factor), _probe_subnormals(dt, mode, None), *pred)
     try:
         device = jax.devices(backend)[0] if backend is not None else jax.devices()[0]
     except RuntimeError as e:
         raise ValueError(f"backend: {backend!r} is not available ({e}).") from None
     steps = (_count_jit if mode == "jit" else _count_eager)(dt, factor, device)
-    return UnderflowStep(name, device.platform, mode, steps,
-                         _probe_subnormals(dt, mode, device), *pred)
+    return UnderflowStep(name, device.platform, mode, steps, _probe_subnormals(dt, mode, device), *pred)

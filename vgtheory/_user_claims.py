@@ -11,6 +11,7 @@ and ``vgtheory list`` load (:func:`entry_point_claims`) unless ``--no-entry-poin
 
 A failed load leaves the registry as it was (the claims it registered are removed).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -41,8 +42,7 @@ class NoClaimsError(ValueError):
 
 def _module_claims(before: set, module: str) -> tuple[Claim, ...]:
     """Claims registered since ``before`` was taken, or defined in ``module`` (already imported)."""
-    return tuple(c for cid, c in _REGISTRY.items()
-                 if cid not in before or getattr(c.run, "__module__", None) == module)
+    return tuple(c for cid, c in _REGISTRY.items() if cid not in before or getattr(c.run, "__module__", None) == module)
 
 
 def _rollback(before: set) -> None:
@@ -112,15 +112,18 @@ def load_claims(source: str | os.PathLike) -> tuple[Claim, ...]:
             except ModuleNotFoundError as e:  # only when the module itself is missing, not a dependency of it
                 if e.name and (text == e.name or text.startswith(e.name + ".")):
                     raise ClaimsNotFoundError(
-                        f"source: {text!r} is neither a claim file nor an importable module ({e}).") from None
+                        f"source: {text!r} is neither a claim file nor an importable module ({e})."
+                    ) from None
                 raise
     except BaseException:
         _rollback(before)
         raise
     found = _module_claims(before, module)
     if not found:
-        raise NoClaimsError(f"source: {text!r} registers no claims; decorate each run(key, full) function with "
-                         f"@vg.claim(id=..., title=..., statement=..., source=...).")
+        raise NoClaimsError(
+            f"source: {text!r} registers no claims; decorate each run(key, full) function with "
+            f"@vg.claim(id=..., title=..., statement=..., source=...)."
+        )
     return found
 
 
@@ -169,7 +172,10 @@ def brief_traceback(e: BaseException, limit: int = 8) -> str:
     te = traceback.TracebackException.from_exception(e)
     here = os.path.dirname(os.path.abspath(__file__))
     skip = {os.path.join(here, f) for f in ("_user_claims.py", "_cli.py")}
-    frames = [f for f in te.stack if not f.filename.startswith("<frozen") and f.filename not in skip
-              and "importlib" not in f.filename]
+    frames = [
+        f
+        for f in te.stack
+        if not f.filename.startswith("<frozen") and f.filename not in skip and "importlib" not in f.filename
+    ]
     te.stack = traceback.StackSummary.from_list(frames[-limit:])
     return "".join(te.format(chain=False)).rstrip()

@@ -1,4 +1,5 @@
 """Small helpers shared by the built-in claim modules."""
+
 from __future__ import annotations
 
 import math
@@ -90,4 +91,4 @@ def mlp_and_inputs(key, n, L, sigma_w2, extra):
 
     z = jax.random.normal(rbg_key(key), (L * n * n + extra * n,))
     w = math.sqrt(sigma_w2 / n) * z[: L * n * n].reshape(L, n, n)
-    return MLP(w, jnp.zeros((L, n), w.dtype)), z[L * n * n:].reshape(extra, n)
+    return MLP(w, jnp.zeros((L, n), w.dtype)), z[L * n * n :].reshape(extra, n)

@@ -4,6 +4,7 @@ layers, attention skips (S8, S9, S10; L6, L10). Split from ``mechanisms.py`` (sa
 
 Monte Carlo rows: one network draw is one sample, float32 at precision "highest".
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,7 @@ def _s8_draw(key, act, widths, q0, alpha, batch):
     sizes = [batch * widths[0]] + [widths[l] * widths[l - 1] for l in range(1, len(widths))] + [batch * widths[-1]]
     z = jax.random.normal(_rbg(key), (sum(sizes),))
     offs = np.cumsum([0] + sizes)
-    part = lambda i, shape: z[offs[i]:offs[i + 1]].reshape(shape)
+    part = lambda i, shape: z[offs[i] : offs[i + 1]].reshape(shape)
     h0 = math.sqrt(q0) * part(0, (batch, widths[0]))
     ws = [part(l, (widths[l], widths[l - 1])) / math.sqrt(widths[l - 1] * alpha) for l in range(1, len(widths))]
     g = part(len(widths), (batch, widths[-1]))
@@ -55,10 +56,14 @@ def _s8_draw(key, act, widths, q0, alpha, batch):
     return (jnp.mean(hL**2), jnp.mean(h0**2), jnp.mean(d0**2), jnp.mean(g**2))
 
 
-@claim(id="S8", area="mechanisms", title="Forward and backward variance both kept iff n_l/n_{l−1} = α/β",
-       statement="Keeping both the forward (activation) and backward (gradient) variance needs a width "
-                 "ratio n_l/n_{l−1} = α/β with α, β fixed by the activation (α = E φ(h)²/q, β = E φ'(h)²).",
-       source=SEED_0 + "; Glorot & Bengio 2010 §4.2.1")
+@claim(
+    id="S8",
+    area="mechanisms",
+    title="Forward and backward variance both kept iff n_l/n_{l−1} = α/β",
+    statement="Keeping both the forward (activation) and backward (gradient) variance needs a width "
+    "ratio n_l/n_{l−1} = α/β with α, β fixed by the activation (α = E φ(h)²/q, β = E φ'(h)²).",
+    source=SEED_0 + "; Glorot & Bengio 2010 §4.2.1",
+)
 def s8(key, full):
     L, n0, m, batch = 6, (1024 if full else 512), (96 if full else 24), 16
     rows = []
@@ -72,14 +77,31 @@ def s8(key, full):
         # the realised widths are rounded; predict with them (exactly 1 for the ideal ratio)
         pb = math.prod(widths[l] * wr.beta / (widths[l - 1] * wr.alpha) for l in range(1, L + 1))
         bias = 2.0 * L / min(widths)
-        note = (f"α={wr.alpha:.4f}, β={wr.beta:.4f}, widths {widths}; bias: O(1/n) finite-width "
-                f"corrections, 2L/n_min relative")
+        note = (
+            f"α={wr.alpha:.4f}, β={wr.beta:.4f}, widths {widths}; bias: O(1/n) finite-width "
+            f"corrections, 2L/n_min relative"
+        )
         rows += [
-            Comparison(f"{name}: forward E h_L²/E h_0² with v_l = 1/(n_(l−1) α)", 1.0, fwd.mean, fwd.se, m,
-                       wr.alpha**L, bias=bias, note=note + "; planted: v = 1/n_(l−1) (α^L)"),
-            Comparison(f"{name}: backward E δ_0²/E δ_L² (per unit) at n_l/n_(l−1) = α/β", pb, bwd.mean,
-                       bwd.se, m, (wr.beta / wr.alpha) ** L, bias=bias * pb,
-                       note=note + "; planted: equal widths ((β/α)^L)"),
+            Comparison(
+                f"{name}: forward E h_L²/E h_0² with v_l = 1/(n_(l−1) α)",
+                1.0,
+                fwd.mean,
+                fwd.se,
+                m,
+                wr.alpha**L,
+                bias=bias,
+                note=note + "; planted: v = 1/n_(l−1) (α^L)",
+            ),
+            Comparison(
+                f"{name}: backward E δ_0²/E δ_L² (per unit) at n_l/n_(l−1) = α/β",
+                pb,
+                bwd.mean,
+                bwd.se,
+                m,
+                (wr.beta / wr.alpha) ** L,
+                bias=bias * pb,
+                note=note + "; planted: equal widths ((β/α)^L)",
+            ),
         ]
     return rows
 
@@ -98,13 +120,17 @@ def _s9_gains(key, n, L, skips, alphas):
     return jax.vmap(gain)(jnp.asarray(skips, jnp.float32), jnp.asarray(alphas, jnp.float32))
 
 
-@claim(id="S9", area="mechanisms", title="Residual blocks keep gradients alive at depth 152",
-       statement="With residual blocks x_l = x_{l−1} + F(x_{l−1}) (F = layer → ReLU → layer) the block "
-                 "Jacobian is I + ∂F/∂x, so the gradient reaches the first layer of a 152-block network "
-                 "without vanishing. Closed form (derived): E‖∂L/∂x₀‖²/‖∂L/∂x_L‖² = (1 + α²)^L for "
-                 "x + αF(x), W₁ ~ N(0, 2/n), W₂ ~ N(0, 1/n): α = 1/√L → (1+1/L)^L ≈ e; α = 1 → 2^L "
-                 "(it explodes instead); the plain stack of the same F keeps the mean at 1.",
-       source=SEED_0 + "; " + SEED_1 + " (ResNet-152)")
+@claim(
+    id="S9",
+    area="mechanisms",
+    title="Residual blocks keep gradients alive at depth 152",
+    statement="With residual blocks x_l = x_{l−1} + F(x_{l−1}) (F = layer → ReLU → layer) the block "
+    "Jacobian is I + ∂F/∂x, so the gradient reaches the first layer of a 152-block network "
+    "without vanishing. Closed form (derived): E‖∂L/∂x₀‖²/‖∂L/∂x_L‖² = (1 + α²)^L for "
+    "x + αF(x), W₁ ~ N(0, 2/n), W₂ ~ N(0, 1/n): α = 1/√L → (1+1/L)^L ≈ e; α = 1 → 2^L "
+    "(it explodes instead); the plain stack of the same F keeps the mean at 1.",
+    source=SEED_0 + "; " + SEED_1 + " (ResNet-152)",
+)
 def s9(key, full):
     # the closed forms are exact at any width; width only sets the log-spread (∝ L/n), so the
     # deep rows use n = 32 (spread ≈ 4/n for α = 1/√L) and the L = 10 rows n = 64
@@ -113,24 +139,50 @@ def s9(key, full):
     k1, k2 = jax.random.split(key)
     a = 1.0 / math.sqrt(L)
     # full mode: members in vmapped batches of 32 (all 1024 at once would need ~80 GB)
-    over = (lambda f: (lambda ks: jax.lax.map(f, ks, batch_size=32))) if full else jax.vmap
+    over = (lambda f: lambda ks: jax.lax.map(f, ks, batch_size=32)) if full else jax.vmap
     deep = _np(jax.jit(over(lambda k: _s9_gains(k, n, L, (1, 1), (a, 1))))(jax.random.split(k1, m)))
     shallow = _np(jax.jit(over(lambda k: _s9_gains(k, ns, Ls, (1, 0), (1, 1))))(jax.random.split(k2, ms)))
     e_small, e_log = estimate(np.exp(deep[:, 0])), estimate(deep[:, 1])
     e_res, e_plain = estimate(np.exp(shallow[:, 0])), estimate(np.exp(shallow[:, 1]))
     return [
-        Comparison(f"residual α=1/√L, L={L}, n={n}: E‖g₀‖²/‖g_L‖²", th.residual_gain(a, L), e_small.mean,
-                   e_small.se, m, 1.0, note="exact at any width (no bias); planted: 1 (identity path only, "
-                                            "'no attenuation, no growth')"),
-        Comparison(f"residual α=1, L={Ls}, n={ns}: E‖g₀‖²/‖g_L‖² = 2^L", th.residual_gain(1.0, Ls), e_res.mean,
-                   e_res.se, ms, th.residual_gain(1.0, Ls + 1), note="exact; planted: 2^(L+1)"),
-        Comparison(f"plain (no skip) same F, L={Ls}: E‖g₀‖²/‖g_L‖² = 1 (He-critical)", 1.0, e_plain.mean,
-                   e_plain.se, ms, 2.0**-Ls, note="exact; planted: 2^(−L) ('ReLU halves the gradient per block'); "
-                        f"typical value E log = {float(np.mean(shallow[:, 1])):.3f}"),
-        Comparison(f"residual α=1, L={L}: typical gain E log(‖g₀‖²/‖g_L‖²) ≥ 0 (no vanishing)", 0.0,
-                   e_log.mean, e_log.se, m, L * math.log(2.0), kind="lower",
-                   note="planted lower bound: L·log 2 = log of the mean gain (Jensen: the typical gain "
-                        "is smaller)"),
+        Comparison(
+            f"residual α=1/√L, L={L}, n={n}: E‖g₀‖²/‖g_L‖²",
+            th.residual_gain(a, L),
+            e_small.mean,
+            e_small.se,
+            m,
+            1.0,
+            note="exact at any width (no bias); planted: 1 (identity path only, 'no attenuation, no growth')",
+        ),
+        Comparison(
+            f"residual α=1, L={Ls}, n={ns}: E‖g₀‖²/‖g_L‖² = 2^L",
+            th.residual_gain(1.0, Ls),
+            e_res.mean,
+            e_res.se,
+            ms,
+            th.residual_gain(1.0, Ls + 1),
+            note="exact; planted: 2^(L+1)",
+        ),
+        Comparison(
+            f"plain (no skip) same F, L={Ls}: E‖g₀‖²/‖g_L‖² = 1 (He-critical)",
+            1.0,
+            e_plain.mean,
+            e_plain.se,
+            ms,
+            2.0**-Ls,
+            note="exact; planted: 2^(−L) ('ReLU halves the gradient per block'); "
+            f"typical value E log = {float(np.mean(shallow[:, 1])):.3f}",
+        ),
+        Comparison(
+            f"residual α=1, L={L}: typical gain E log(‖g₀‖²/‖g_L‖²) ≥ 0 (no vanishing)",
+            0.0,
+            e_log.mean,
+            e_log.se,
+            m,
+            L * math.log(2.0),
+            kind="lower",
+            note="planted lower bound: L·log 2 = log of the mean gain (Jensen: the typical gain is smaller)",
+        ),
     ]
 
 
@@ -138,13 +190,17 @@ def s9(key, full):
 def _s10_draw(key, act, n, B, L, sigma_w2, norm):
     p, x = _mlp_and_inputs(key, n, L, sigma_w2, B)
     pre = norm_mlp_apply(p, x, act, norm=norm, eps=0.0).preacts
-    return jnp.mean(act.deriv(pre[L // 2:]))
+    return jnp.mean(act.deriv(pre[L // 2 :]))
 
 
-@claim(id="S10", area="mechanisms", title="BatchNorm/LayerNorm keep pre-activations out of saturation",
-       statement="BN (and LN) normalise each pre-activation to mean 0, variance 1, pulling it back into "
-                 "the non-saturating range of sigmoid/tanh, so φ'(a) stays large.",
-       source=SEED_0 + " (规范化层); " + SEED_1)
+@claim(
+    id="S10",
+    area="mechanisms",
+    title="BatchNorm/LayerNorm keep pre-activations out of saturation",
+    statement="BN (and LN) normalise each pre-activation to mean 0, variance 1, pulling it back into "
+    "the non-saturating range of sigmoid/tanh, so φ'(a) stays large.",
+    source=SEED_0 + " (规范化层); " + SEED_1,
+)
 def s10(key, full):
     act = activation("tanh")
     n, B, L, m, sw2 = (512 if full else 128), (256 if full else 64), 12, (32 if full else 8), 16.0
@@ -158,20 +214,40 @@ def s10(key, full):
     layers = slice(L // 2, L)
     bn_pred, bn_bias = float(np.mean(bn.mean[layers])), finite_size.bn_saturation_bias(bn, layers)
     rows = []
-    for i, (norm, pred, planted, bias, note) in enumerate((
+    for i, (norm, pred, planted, bias, note) in enumerate(
+        (
             ("none", mf, ln_pred, 2.0 / n, f"mean field E sech²(√q* z), q* = {q:.3f}; bias O(1/n)"),
             ("layer", ln_pred, mf, 0.0, "exact: LN of i.i.d. Gaussian W x has â²/(n−1) ~ Beta(½,(n−2)/2)"),
-            ("batch", bn_pred, mf, bn_bias,
-             f"Beta law for the batch ({bn.isotropic:.4f}) − h''(1)(κ_l − ν_l/2)/n, the batch Gram's "
-             f"anisotropy accumulated over layers (κ_12 = {bn.kappa[-1]:.2f}; "
-             "theory.bn_saturation_derivative, derivation in theory/_finite_size.py); bias: 25 % of "
-             "that correction (next order; measured residuals 1–8 % at n = 64…512, B = 32…256)"))):
-        s = _np(jax.jit(jax.vmap(lambda k: _s10_draw(k, act, n, B, L, sw2, norm)))(
-            jax.random.split(jax.random.fold_in(key, i), m)))
+            (
+                "batch",
+                bn_pred,
+                mf,
+                bn_bias,
+                f"Beta law for the batch ({bn.isotropic:.4f}) − h''(1)(κ_l − ν_l/2)/n, the batch Gram's "
+                f"anisotropy accumulated over layers (κ_12 = {bn.kappa[-1]:.2f}; "
+                "theory.bn_saturation_derivative, derivation in theory/_finite_size.py); bias: 25 % of "
+                "that correction (next order; measured residuals 1–8 % at n = 64…512, B = 32…256)",
+            ),
+        )
+    ):
+        s = _np(
+            jax.jit(jax.vmap(lambda k: _s10_draw(k, act, n, B, L, sw2, norm)))(
+                jax.random.split(jax.random.fold_in(key, i), m)
+            )
+        )
         e = estimate(s)
-        rows.append(Comparison(f"tanh σ_w²={sw2:g}, norm={norm}: mean tanh'(a) over layers {L // 2}–{L}",
-                               pred, e.mean, e.se, m, planted, bias=bias,
-                               note=note + "; planted: the other regime's value"))
+        rows.append(
+            Comparison(
+                f"tanh σ_w²={sw2:g}, norm={norm}: mean tanh'(a) over layers {L // 2}–{L}",
+                pred,
+                e.mean,
+                e.se,
+                m,
+                planted,
+                bias=bias,
+                note=note + "; planted: the other regime's value",
+            )
+        )
     return rows
 
 
@@ -184,25 +260,38 @@ def _l6_slope(key, act, n, B, L, skip):
     return jnp.mean(d[skip:])
 
 
-@claim(id="L6", area="mechanisms", title="BatchNorm makes gradients explode at initialisation",
-       statement="In a deep BN network at initialisation (batch statistics) the gradient explodes "
-                 "geometrically with depth whatever σ_w; for ReLU ‖∂L/∂x_l‖² grows by π/(π−1) ≈ 1.467 "
-                 "per layer at large batch and width; tanh: E φ'²/Var φ ≈ 1.178 (mean field).",
-       source="Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019, A mean field theory of batch normalization (ICLR)")
+@claim(
+    id="L6",
+    area="mechanisms",
+    title="BatchNorm makes gradients explode at initialisation",
+    statement="In a deep BN network at initialisation (batch statistics) the gradient explodes "
+    "geometrically with depth whatever σ_w; for ReLU ‖∂L/∂x_l‖² grows by π/(π−1) ≈ 1.467 "
+    "per layer at large batch and width; tanh: E φ'²/Var φ ≈ 1.178 (mean field).",
+    source="Yang, Pennington, Rao, Sohl-Dickstein & Schoenholz 2019, A mean field theory of batch normalization (ICLR)",
+)
 def l6(key, full):
     n, B, L, m = (1024 if full else 256), (256 if full else 128), (32 if full else 20), (8 if full else 6)
     rows = []
     for i, name in enumerate(("relu", "tanh")):
         act = activation(name)
-        s = _np(jax.jit(jax.vmap(lambda k: _l6_slope(k, act, n, B, L, 4)))(
-            jax.random.split(jax.random.fold_in(key, i), m)))
+        s = _np(
+            jax.jit(jax.vmap(lambda k: _l6_slope(k, act, n, B, L, 4)))(jax.random.split(jax.random.fold_in(key, i), m))
+        )
         e = estimate(s)
         rate = th.bn_gradient_rate(act)
-        rows.append(Comparison(
-            f"{name}: per-layer Δ log‖∂L/∂x_l‖², n={n}, B={B}", math.log(rate), e.mean, e.se, m, 0.0,
-            bias=3.0 / n + 2.0 / B,
-            note=f"prediction log λ, λ = {rate:.4f}; bias O(1/n)+O(1/B) with constants 3, 2 from a sweep "
-                 "over n ∈ {256, 1024}, B ∈ {16, 64, 256} (ReLU); planted: 0 ('BN keeps gradients stable')"))
+        rows.append(
+            Comparison(
+                f"{name}: per-layer Δ log‖∂L/∂x_l‖², n={n}, B={B}",
+                math.log(rate),
+                e.mean,
+                e.se,
+                m,
+                0.0,
+                bias=3.0 / n + 2.0 / B,
+                note=f"prediction log λ, λ = {rate:.4f}; bias O(1/n)+O(1/B) with constants 3, 2 from a sweep "
+                "over n ∈ {256, 1024}, B ∈ {16, 64, 256} (ReLU); planted: 0 ('BN keeps gradients stable')",
+            )
+        )
         if name == "tanh":
             rows.append(_l6_tanh_finite(e, m, n, B, L, 4, math.log(rate)))
     return rows
@@ -213,10 +302,11 @@ def l6(key, full):
 # windows 5–12, 13–20, 21–32 of a 32-layer net, 12 draws each; χ²/dof = 1.48 over 24 dof);
 # the layer profile κ_l, ν_l of the forward Gram's anisotropy is derived
 # (theory.bn_saturation_derivative). Covariance of (c_B, c_κ, c_ν) as printed by the script.
-_L6_TANH_FIT = (np.array([0.648, 1.244, -4.312]),
-                np.array([[0.001945, -0.001747, 0.007197],
-                          [-0.001747, 0.019717, -0.121918],
-                          [0.007197, -0.121918, 0.767739]]), 1.48)
+_L6_TANH_FIT = (
+    np.array([0.648, 1.244, -4.312]),
+    np.array([[0.001945, -0.001747, 0.007197], [-0.001747, 0.019717, -0.121918], [0.007197, -0.121918, 0.767739]]),
+    1.48,
+)
 
 
 def _l6_tanh_finite(e, m, n, B, L, skip, log_rate):
@@ -228,20 +318,26 @@ def _l6_tanh_finite(e, m, n, B, L, skip, log_rate):
     pred = log_rate + float(np.dot(g, beta))  # host float64
     se_fit = math.sqrt(float(np.dot(g, np.dot(cov, g))) * max(chi2, 1.0))
     return Comparison(
-        f"tanh: per-layer Δ log‖∂L/∂x_l‖², n={n}, B={B}, finite-(n, B) law", pred, e.mean, e.se, m, log_rate,
+        f"tanh: per-layer Δ log‖∂L/∂x_l‖², n={n}, B={B}, finite-(n, B) law",
+        pred,
+        e.mean,
+        e.se,
+        m,
+        log_rate,
         bias=2.0 * se_fit,
         note=f"log λ + c_B/B + (c_κ κ̄ + c_ν ν̄)/n = {log_rate:.4f} + {pred - log_rate:.4f}; κ̄ = {g[1] * n:.2f}, "
-             f"ν̄ = {g[2] * n:.2f} over layers {skip + 1}–{L} (derived, theory.bn_saturation_derivative); "
-             "c_B, c_κ, c_ν = 0.648, 1.244, −4.312 FITTED (benchmarks/fit_finite_size.py, n ≤ 512); "
-             "bias 2·SE of the fitted correction (×√(χ²/dof)); planted: log λ (no finite-size term)")
+        f"ν̄ = {g[2] * n:.2f} over layers {skip + 1}–{L} (derived, theory.bn_saturation_derivative); "
+        "c_B, c_κ, c_ν = 0.648, 1.244, −4.312 FITTED (benchmarks/fit_finite_size.py, n ≤ 512); "
+        "bias 2·SE of the fitted correction (×√(χ²/dof)); planted: log λ (no finite-size term)",
+    )
 
 
 # ----------------------------------------------------------------------------- L10
 def _l10_slopes(key, eps, T, d):
     z = jax.random.normal(_rbg(key), (3 * d * d + d + T * d,), eps.dtype)
     w = z[: 3 * d * d].reshape(3, d, d) / math.sqrt(d)
-    xbar = z[3 * d * d: 3 * d * d + d][None, :]
-    r = z[3 * d * d + d:].reshape(T, d)
+    xbar = z[3 * d * d : 3 * d * d + d][None, :]
+    r = z[3 * d * d + d :].reshape(T, d)
     r = r - jnp.mean(r, axis=0, keepdims=True)
 
     def slope(variant):
@@ -259,11 +355,15 @@ def _l10_slopes(key, eps, T, d):
 _L10_VARIANTS = ("pure", "ln", "skip", "skip_ln")
 
 
-@claim(id="L10", area="mechanisms", title="Pure attention collapses to rank 1 doubly exponentially; skips prevent it",
-       statement="Without skip connections, deep self-attention loses rank doubly exponentially: "
-                 "res(X_{l+1}) ∝ res(X_l)³ near collapse (so res_L ~ res_0^{3^L}); LayerNorm alone does not "
-                 "help; with skip connections the identity carries the residual (local exponent 1).",
-       source="Dong, Cordonnier & Loukas 2021, Attention is not all you need: pure attention loses rank doubly exponentially with depth (ICML)")
+@claim(
+    id="L10",
+    area="mechanisms",
+    title="Pure attention collapses to rank 1 doubly exponentially; skips prevent it",
+    statement="Without skip connections, deep self-attention loses rank doubly exponentially: "
+    "res(X_{l+1}) ∝ res(X_l)³ near collapse (so res_L ~ res_0^{3^L}); LayerNorm alone does not "
+    "help; with skip connections the identity carries the residual (local exponent 1).",
+    source="Dong, Cordonnier & Loukas 2021, Attention is not all you need: pure attention loses rank doubly exponentially with depth (ICML)",
+)
 def l10(key, full):
     f64 = _f64()
     eps = jnp.asarray([1e-2, 1e-3, 1e-4] if f64 == jnp.float64 else [1e-1, 3e-2, 1e-2], f64)
@@ -273,8 +373,17 @@ def l10(key, full):
     for i, variant in enumerate(_L10_VARIANTS):
         e = estimate(slopes[:, i])
         p = th.rank_collapse_exponent(variant)
-        rows.append(Comparison(f"{variant}: slope of log res(X₁) vs log res(X₀) near rank 1 (T={T}, d={d})",
-                               p, e.mean, e.se, m, 4.0 - p, bias=0.05,
-                               note=f"ε ∈ {np.asarray(eps).tolist()}; bias: O(ε) higher-order terms over two "
-                                    "decades; planted: the other regime's exponent"))
+        rows.append(
+            Comparison(
+                f"{variant}: slope of log res(X₁) vs log res(X₀) near rank 1 (T={T}, d={d})",
+                p,
+                e.mean,
+                e.se,
+                m,
+                4.0 - p,
+                bias=0.05,
+                note=f"ε ∈ {np.asarray(eps).tolist()}; bias: O(ε) higher-order terms over two "
+                "decades; planted: the other regime's exponent",
+            )
+        )
     return rows

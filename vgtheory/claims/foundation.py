@@ -3,6 +3,7 @@
 Ensembles run in float32 at ``precision="highest"`` (true fp32 matmuls, never TF32);
 exact identities run in float64. One network draw is one sample.
 """
+
 from __future__ import annotations
 
 import functools
@@ -34,10 +35,14 @@ def _sigmoid_chain(a1, weights):
     return x
 
 
-@claim(id="S1", area="foundation", title="Sigmoid chain: gradient ≤ (1/4)^L ∏|w|",
-       statement="∂L/∂a¹ = ∂L/∂x^L ∏_{l≥2} w^(l) ∏_l σ'(a^(l)); since σ' ≤ 1/4 it is at most "
-                 "(1/4)^L ∏|w| (and (1/4)^20 < 1e-12); tanh' ∈ (0, 1].",
-       source=SEED_1)
+@claim(
+    id="S1",
+    area="foundation",
+    title="Sigmoid chain: gradient ≤ (1/4)^L ∏|w|",
+    statement="∂L/∂a¹ = ∂L/∂x^L ∏_{l≥2} w^(l) ∏_l σ'(a^(l)); since σ' ≤ 1/4 it is at most "
+    "(1/4)^L ∏|w| (and (1/4)^20 < 1e-12); tanh' ∈ (0, 1].",
+    source=SEED_1,
+)
 def s1(key, full):
     L, n = 20, (4096 if full else 512)
     kw, ka = jax.random.split(key)
@@ -61,25 +66,60 @@ def s1(key, full):
     lg, lf, lw, lb = jax.vmap(one)(a1, w)
     tanh_grid = jax.vmap(jax.grad(jnp.tanh))(jnp.linspace(-20.0, 20.0, 40001, dtype=F64))
     return [
-        Comparison("∂L/∂a¹ = ∏_{l≥2} w ∏ σ'(a): mean log|·| autodiff vs formula (float64)",
-                   float(jnp.mean(lf)), float(jnp.mean(lg)), 0.0, n, float(jnp.mean(lw)), rtol=1e-12,
-                   note="planted: product including w^(1)"),
-        Comparison("max over draws of log(|∂L/∂a¹| / ((1/4)^L ∏|w|)) ≤ 0",
-                   0.0, float(jnp.max(lg - lb)), 0.0, n, -math.log(4.0), kind="upper", bias=1e-9,
-                   note="|w| ∈ [0.01, 0.2] keeps a ≈ 0, so the bound is nearly tight; planted: the bound (1/4)^{L+1}∏|w|"),
-        Comparison("log10 (1/4)^20 < −12", -12.0, 20 * math.log10(0.25), 0.0, 1, -12.1, kind="upper",
-                   note="planted: < 1e-12.1 (false: (1/4)^20 = 9.09e-13)"),
-        Comparison("max tanh'(a) on [−20, 20] ≤ 1 (and > 0: min shown in note)", 1.0,
-                   float(jnp.max(tanh_grid)), 0.0, 1, 0.9, kind="upper", rtol=1e-12,
-                   note=f"min tanh' on the grid = {float(jnp.min(tanh_grid)):.3e} > 0; planted: ≤ 0.9"),
+        Comparison(
+            "∂L/∂a¹ = ∏_{l≥2} w ∏ σ'(a): mean log|·| autodiff vs formula (float64)",
+            float(jnp.mean(lf)),
+            float(jnp.mean(lg)),
+            0.0,
+            n,
+            float(jnp.mean(lw)),
+            rtol=1e-12,
+            note="planted: product including w^(1)",
+        ),
+        Comparison(
+            "max over draws of log(|∂L/∂a¹| / ((1/4)^L ∏|w|)) ≤ 0",
+            0.0,
+            float(jnp.max(lg - lb)),
+            0.0,
+            n,
+            -math.log(4.0),
+            kind="upper",
+            bias=1e-9,
+            note="|w| ∈ [0.01, 0.2] keeps a ≈ 0, so the bound is nearly tight; planted: the bound (1/4)^{L+1}∏|w|",
+        ),
+        Comparison(
+            "log10 (1/4)^20 < −12",
+            -12.0,
+            20 * math.log10(0.25),
+            0.0,
+            1,
+            -12.1,
+            kind="upper",
+            note="planted: < 1e-12.1 (false: (1/4)^20 = 9.09e-13)",
+        ),
+        Comparison(
+            "max tanh'(a) on [−20, 20] ≤ 1 (and > 0: min shown in note)",
+            1.0,
+            float(jnp.max(tanh_grid)),
+            0.0,
+            1,
+            0.9,
+            kind="upper",
+            rtol=1e-12,
+            note=f"min tanh' on the grid = {float(jnp.min(tanh_grid)):.3e} > 0; planted: ≤ 0.9",
+        ),
     ]
 
 
 # ----------------------------------------------------------------------------- S2
-@claim(id="S2", area="foundation", title="‖∇x₀L‖ ≤ ∏‖W_l‖₂ ‖∇x_L L‖ (φ' ∈ [0,1])",
-       statement="When φ' ∈ [0, 1], ‖∇_{x0}L‖ ≤ ∏_l ‖W_l‖₂ ‖∇_{xL}L‖; with ‖W_l‖₂ = 0.95 and L = 30 "
-                 "the gradient shrinks to at most 0.95^30 ≈ 0.2146.",
-       source="seed 000 (norm bound via spectral norms)")
+@claim(
+    id="S2",
+    area="foundation",
+    title="‖∇x₀L‖ ≤ ∏‖W_l‖₂ ‖∇x_L L‖ (φ' ∈ [0,1])",
+    statement="When φ' ∈ [0, 1], ‖∇_{x0}L‖ ≤ ∏_l ‖W_l‖₂ ‖∇_{xL}L‖; with ‖W_l‖₂ = 0.95 and L = 30 "
+    "the gradient shrinks to at most 0.95^30 ≈ 0.2146.",
+    source="seed 000 (norm bound via spectral norms)",
+)
 def s2(key, full):
     L, n, m = 30, 16, (2048 if full else 128)
 
@@ -98,11 +138,20 @@ def s2(key, full):
 
     ratios = jax.jit(jax.vmap(member))(jax.random.split(key, m))
     return [
-        Comparison("max over draws of log(‖g₀‖/‖g_L‖), ‖W_l‖₂ = 0.95, L = 30, tanh",
-                   L * math.log(0.95), float(jnp.max(ratios)), 0.0, m, (L + 1) * math.log(0.95),
-                   kind="upper", rtol=1e-10, note="planted: the bound 0.95^{L+1}"),
-        Comparison("0.95^30 ≈ 0.2146 (stated to 4 digits)", 0.2146, 0.95 ** 30, 0.0, 1, 0.2246, rtol=5e-4,
-                   note="planted: 0.2246"),
+        Comparison(
+            "max over draws of log(‖g₀‖/‖g_L‖), ‖W_l‖₂ = 0.95, L = 30, tanh",
+            L * math.log(0.95),
+            float(jnp.max(ratios)),
+            0.0,
+            m,
+            (L + 1) * math.log(0.95),
+            kind="upper",
+            rtol=1e-10,
+            note="planted: the bound 0.95^{L+1}",
+        ),
+        Comparison(
+            "0.95^30 ≈ 0.2146 (stated to 4 digits)", 0.2146, 0.95**30, 0.0, 1, 0.2246, rtol=5e-4, note="planted: 0.2246"
+        ),
     ]
 
 
@@ -129,18 +178,29 @@ def _gain_samples(key, m, n, L, act, sigma_w2s, full, init="gaussian", sigma_b2=
     All settings share one compilation (vmapped inside each member); members stream through
     ``vg.ensemble`` (memory-bounded chunks at full settings). Returns two float64 ``[m, S]``.
     """
-    fn = functools.partial(_gain_member, sigma_w2s=jnp.asarray(sigma_w2s, F32), sigma_b2=jnp.float32(sigma_b2),
-                           n=n, L=L, act=act, init=init)
+    fn = functools.partial(
+        _gain_member,
+        sigma_w2s=jnp.asarray(sigma_w2s, F32),
+        sigma_b2=jnp.float32(sigma_b2),
+        n=n,
+        L=L,
+        act=act,
+        init=init,
+    )
     samples = member_samples(fn, key, m, full).samples
     assert samples is not None  # member_samples keeps them
     g2, g0 = samples
     return np.asarray(g2, np.float64), np.asarray(g0, np.float64)
 
 
-@claim(id="S3", area="foundation", title="Path view: E[∂y/∂x] = 0; E‖g₀‖² ∝ (nσ²κ)^L; He for ReLU",
-       statement="Under zero-mean init E[∂y/∂x] = 0; the gradient variance scales as (nσ²κ)^L with "
-                 "κ = E[φ'²]; for ReLU (κ = 1/2) He init nσ² = 2 keeps it at 1, Xavier nσ² = 1 halves it per layer.",
-       source="seed 000 (path expansion of the Jacobian)")
+@claim(
+    id="S3",
+    area="foundation",
+    title="Path view: E[∂y/∂x] = 0; E‖g₀‖² ∝ (nσ²κ)^L; He for ReLU",
+    statement="Under zero-mean init E[∂y/∂x] = 0; the gradient variance scales as (nσ²κ)^L with "
+    "κ = E[φ'²]; for ReLU (κ = 1/2) He init nσ² = 2 keeps it at 1, Xavier nσ² = 1 halves it per layer.",
+    source="seed 000 (path expansion of the Jacobian)",
+)
 def s3(key, full):
     n, L, m = 128, 10, (8192 if full else 512)
     rows = []
@@ -151,33 +211,56 @@ def s3(key, full):
         if init == "he":
             ej = estimate(entry)
             rms = float(np.sqrt(np.mean(entry**2)))
-            rows.append(Comparison(f"E[uᵀJe₀] (a fixed entry of ∂y/∂x), ReLU He, n={n}, L={L}", 0.0, ej.mean,
-                                   ej.se, m, rms, note="u: random unit cotangent; planted: the RMS value "
-                                                        "(a non-zero mean of typical size)"))
+            rows.append(
+                Comparison(
+                    f"E[uᵀJe₀] (a fixed entry of ∂y/∂x), ReLU He, n={n}, L={L}",
+                    0.0,
+                    ej.mean,
+                    ej.se,
+                    m,
+                    rms,
+                    note="u: random unit cotangent; planted: the RMS value (a non-zero mean of typical size)",
+                )
+            )
         e = log_of_mean(g)
         pred = float(jnp.log(th.constant_kappa_gain("relu", s2, 1.0, L)))  # κ = 1/2 exactly
         planted = pred + math.log(1.2) if init == "he" else pred + math.log(0.5)
-        rows.append(Comparison(f"log E‖g₀‖², ReLU {name}, n={n}, L={L}", pred, e.mean, e.se, m, planted,
-                               bias=log_mean_bias(g),
-                               note="bias: delta-method bias of log(mean); planted: "
-                                    + ("×1.2" if init == "he" else "(σ²κ)^{L+1}")))
+        rows.append(
+            Comparison(
+                f"log E‖g₀‖², ReLU {name}, n={n}, L={L}",
+                pred,
+                e.mean,
+                e.se,
+                m,
+                planted,
+                bias=log_mean_bias(g),
+                note="bias: delta-method bias of log(mean); planted: " + ("×1.2" if init == "he" else "(σ²κ)^{L+1}"),
+            )
+        )
     return rows
 
 
-@claim(id="S3.xavier-tanh", area="foundation", expected=False,
-       title="Xavier + tanh: gradient variance decays as κ^L (textbook)",
-       statement="With Xavier init (nσ² = 1) and tanh, E‖g₀‖²/‖g_L‖² = κ^L with κ = E[tanh'(h)²] "
-                 "at the input's pre-activation variance (q = 1).",
-       source="seed 000 (path view, Xavier + tanh)")
+@claim(
+    id="S3.xavier-tanh",
+    area="foundation",
+    expected=False,
+    title="Xavier + tanh: gradient variance decays as κ^L (textbook)",
+    statement="With Xavier init (nσ² = 1) and tanh, E‖g₀‖²/‖g_L‖² = κ^L with κ = E[tanh'(h)²] "
+    "at the input's pre-activation variance (q = 1).",
+    source="seed 000 (path view, Xavier + tanh)",
+)
 def s3_tanh(key, full):
     return _xavier_tanh(key, full, corrected=False)
 
 
-@claim(id="S3.xavier-tanh.corrected", area="foundation",
-       title="Xavier + tanh: E‖g₀‖² = ∏_l κ(q^l) (mean field), a power law in L",
-       statement="κ is not constant: q^l shrinks along depth (q^l ~ 1/l for σ_w² = 1, σ_b = 0), so "
-                 "E‖g₀‖²/‖g_L‖² ≈ ∏_{l=1}^L σ_w² κ(q^l), which decays like a power of L, not geometrically.",
-       source="corrected from seed 000 via Schoenholz et al. (2017) §3")
+@claim(
+    id="S3.xavier-tanh.corrected",
+    area="foundation",
+    title="Xavier + tanh: E‖g₀‖² = ∏_l κ(q^l) (mean field), a power law in L",
+    statement="κ is not constant: q^l shrinks along depth (q^l ~ 1/l for σ_w² = 1, σ_b = 0), so "
+    "E‖g₀‖²/‖g_L‖² ≈ ∏_{l=1}^L σ_w² κ(q^l), which decays like a power of L, not geometrically.",
+    source="corrected from seed 000 via Schoenholz et al. (2017) §3",
+)
 def s3_tanh_corrected(key, full):
     return _xavier_tanh(key, full, corrected=True)
 
@@ -195,22 +278,44 @@ def _xavier_tanh(key, full, corrected):
         # nonlinearity enters through q: the O(1/n) correction per layer scales with q^l
         fw = 2.0 * float(jnp.sum(mf.q_trajectory(1.0, "tanh", 1.0, 0.0, L))) / n
         if corrected:
-            rows.append(Comparison(f"log E‖g₀‖², tanh Xavier, n={n}, L={L}", right, e.mean, e.se, m,
-                                   shifted, bias=fw + log_mean_bias(g),
-                                   note="bias: finite width 2Σq^l/n (O(q/n) per layer, factor 2 margin) + log-mean bias; "
-                                        "planted: the product shifted by one layer (κ(q⁰) for κ(q^L))"))
+            rows.append(
+                Comparison(
+                    f"log E‖g₀‖², tanh Xavier, n={n}, L={L}",
+                    right,
+                    e.mean,
+                    e.se,
+                    m,
+                    shifted,
+                    bias=fw + log_mean_bias(g),
+                    note="bias: finite width 2Σq^l/n (O(q/n) per layer, factor 2 margin) + log-mean bias; "
+                    "planted: the product shifted by one layer (κ(q⁰) for κ(q^L))",
+                )
+            )
         else:
-            rows.append(Comparison(f"log E‖g₀‖², tanh Xavier, n={n}, L={L}", textbook, e.mean, e.se, m,
-                                   right, bias=fw + log_mean_bias(g),
-                                   note="planted (here: the competing statement): mean-field ∏κ(q^l)"))
+            rows.append(
+                Comparison(
+                    f"log E‖g₀‖², tanh Xavier, n={n}, L={L}",
+                    textbook,
+                    e.mean,
+                    e.se,
+                    m,
+                    right,
+                    bias=fw + log_mean_bias(g),
+                    note="planted (here: the competing statement): mean-field ∏κ(q^l)",
+                )
+            )
     return rows
 
 
 # ----------------------------------------------------------------------------- S4
-@claim(id="S4", area="foundation", title="Deep linear: E‖g₀‖² = σ^{2L}‖g_L‖²",
-       statement="For a deep linear network with W entries N(0, σ²/n), E‖g₀‖² = σ^{2L}‖g_L‖²: vanishing for "
-                 "σ² < 1, exploding for σ² > 1, stable at σ² = 1.",
-       source="seed 000 (deep linear networks)")
+@claim(
+    id="S4",
+    area="foundation",
+    title="Deep linear: E‖g₀‖² = σ^{2L}‖g_L‖²",
+    statement="For a deep linear network with W entries N(0, σ²/n), E‖g₀‖² = σ^{2L}‖g_L‖²: vanishing for "
+    "σ² < 1, exploding for σ² > 1, stable at σ² = 1.",
+    source="seed 000 (deep linear networks)",
+)
 def s4(key, full):
     n, L, m = 32, 10, (16384 if full else 2048)  # quick: 1024 left the σ²=1 row 0.98 power at 20 %
     rows = []
@@ -220,10 +325,19 @@ def s4(key, full):
         e = log_of_mean(g)
         pred = L * math.log(s2)
         planted = (L + 1) * math.log(s2) if s2 != 1.0 else math.log(1.2)
-        rows.append(Comparison(f"log E‖g₀‖², σ²={s2}, n={n}, L={L}", pred, e.mean, e.se, m, planted,
-                               bias=log_mean_bias(g),
-                               note="exact at any width; bias: delta-method bias of log(mean); planted: "
-                                    + ("σ^{2(L+1)}" if s2 != 1.0 else "×1.2")))
+        rows.append(
+            Comparison(
+                f"log E‖g₀‖², σ²={s2}, n={n}, L={L}",
+                pred,
+                e.mean,
+                e.se,
+                m,
+                planted,
+                bias=log_mean_bias(g),
+                note="exact at any width; bias: delta-method bias of log(mean); planted: "
+                + ("σ^{2(L+1)}" if s2 != 1.0 else "×1.2"),
+            )
+        )
     return rows
 
 
@@ -252,7 +366,7 @@ def _l1_member(k, s2s, b2s, *, n, L, burn):
         x = jax.random.normal(kx, (n,), F32)
         hs = preactivations(p, x, "tanh")
         gf = gradient_flow(p, x, "tanh", unit_vector(kg, n))
-        ratio = jnp.mean(jnp.exp(gf.log_sq_norms[burn - 1:L - 1] - gf.log_sq_norms[burn:L]))
+        ratio = jnp.mean(jnp.exp(gf.log_sq_norms[burn - 1 : L - 1] - gf.log_sq_norms[burn:L]))
         return jnp.mean(cast(jax.Array, hs)[burn:] ** 2), ratio  # stacked: [L, n]
 
     return jax.vmap(one)(jnp.arange(s2s.shape[0]), s2s, b2s)
@@ -266,11 +380,15 @@ def _l1_ensemble(key, settings, *, m, n, L, burn, full):
     return member_samples(fn, key, m, full)
 
 
-@claim(id="L1", area="foundation", title="Mean field: q*, χ₁ and the order–chaos boundary",
-       statement="Pre-activation variance converges to the fixed point q* of q ↦ σ_w²E[φ(√q z)²] + σ_b²; "
-                 "the per-layer gradient variance ratio is χ₁ = σ_w²E[φ'(√q* z)²]; χ₁ = 1 separates "
-                 "order (vanishing) from chaos (exploding).",
-       source="Poole et al. (2016) eqs. 3–5; Schoenholz et al. (2017) eqs. 5–9")
+@claim(
+    id="L1",
+    area="foundation",
+    title="Mean field: q*, χ₁ and the order–chaos boundary",
+    statement="Pre-activation variance converges to the fixed point q* of q ↦ σ_w²E[φ(√q z)²] + σ_b²; "
+    "the per-layer gradient variance ratio is χ₁ = σ_w²E[φ'(√q* z)²]; χ₁ = 1 separates "
+    "order (vanishing) from chaos (exploding).",
+    source="Poole et al. (2016) eqs. 3–5; Schoenholz et al. (2017) eqs. 5–9",
+)
 def l1(key, full):
     n, L, burn, m = (512, 40, 20, 512) if full else (128, 30, 15, 48)
     rows = []
@@ -282,15 +400,41 @@ def l1(key, full):
         eq = Estimate(r.mean[0][j], r.se[0][j], r.n)  # the ensemble's streamed mean and SE
         ec = Estimate(r.mean[1][j], r.se[1][j], r.n)
         phase = "ordered" if c1 < 1 else "chaotic"
-        rows.append(Comparison(f"q*, tanh σ_w²={s2}, σ_b²={b2} ({phase}), n={n}", q, eq.mean, eq.se, m,
-                               1.1 * q, bias=2 * _q_bias("tanh", s2, b2, q, n),
-                               note="bias: 2× the delta-method finite-width shift of the fixed point; planted ×1.1"))
-        rows.append(Comparison(f"χ₁ = E‖g_{{l−1}}‖²/‖g_l‖², tanh σ_w²={s2}, σ_b²={b2}", c1, ec.mean, ec.se, m,
-                               1.1 * c1, bias=2.0 * c1 / n,
-                               note="bias: O(1/n) gradient-independence correction, coefficient 2 assumed "
-                                    "(not derived); planted ×1.1"))
+        rows.append(
+            Comparison(
+                f"q*, tanh σ_w²={s2}, σ_b²={b2} ({phase}), n={n}",
+                q,
+                eq.mean,
+                eq.se,
+                m,
+                1.1 * q,
+                bias=2 * _q_bias("tanh", s2, b2, q, n),
+                note="bias: 2× the delta-method finite-width shift of the fixed point; planted ×1.1",
+            )
+        )
+        rows.append(
+            Comparison(
+                f"χ₁ = E‖g_{{l−1}}‖²/‖g_l‖², tanh σ_w²={s2}, σ_b²={b2}",
+                c1,
+                ec.mean,
+                ec.se,
+                m,
+                1.1 * c1,
+                bias=2.0 * c1 / n,
+                note="bias: O(1/n) gradient-independence correction, coefficient 2 assumed (not derived); planted ×1.1",
+            )
+        )
     crit = float(mf.critical_sigma_w2("tanh", 0.05))
-    rows.append(Comparison("order–chaos boundary: χ₁(σ_w² = σ_c²) = 1 at the bisected σ_c²",
-                           1.0, float(mf.chi1("tanh", crit, mf.qstar("tanh", crit, 0.05))), 0.0, 1, 1.05,
-                           rtol=1e-6, note=f"σ_c² = {crit:.4f} for tanh, σ_b² = 0.05"))
+    rows.append(
+        Comparison(
+            "order–chaos boundary: χ₁(σ_w² = σ_c²) = 1 at the bisected σ_c²",
+            1.0,
+            float(mf.chi1("tanh", crit, mf.qstar("tanh", crit, 0.05))),
+            0.0,
+            1,
+            1.05,
+            rtol=1e-6,
+            note=f"σ_c² = {crit:.4f} for tanh, σ_b² = 0.05",
+        )
+    )
     return rows

@@ -3,6 +3,7 @@
 Conventions: W_ij ~ N(0, σ_w²/n) (fan-in); spectra are of JJᵀ normalised by n; one network
 (or one matrix product) is one sample; gradient norms are whole-vector squared norms.
 """
+
 from __future__ import annotations
 
 import functools
@@ -19,8 +20,10 @@ from ..theory import _rmt
 from ._common import member_samples
 from .._numerics import HIGHEST as _HI
 
-_SRC_L4 = ("Marchenko & Pastur (1967); Penson & Życzkowski, PRE 83 (2011) (Fuss–Catalan "
-           "moments of products of Gaussian matrices)")
+_SRC_L4 = (
+    "Marchenko & Pastur (1967); Penson & Życzkowski, PRE 83 (2011) (Fuss–Catalan "
+    "moments of products of Gaussian matrices)"
+)
 
 
 def _gauss(key, shape, scale, dtype=jnp.float32):
@@ -52,8 +55,7 @@ def _mp_samples(keys, p_n):
 def _product_moments(key, n, s, samples):
     def one(key):
         ws = _gauss(key, (s, n, n), 1 / math.sqrt(n))
-        p = jax.lax.scan(lambda P, W: (jnp.matmul(W, P, precision=_HI), None),
-                         jnp.eye(n, dtype=jnp.float32), ws)[0]
+        p = jax.lax.scan(lambda P, W: (jnp.matmul(W, P, precision=_HI), None), jnp.eye(n, dtype=jnp.float32), ws)[0]
         return _traces(jnp.matmul(p, p.T, precision=_HI), 3)
 
     return jax.vmap(one)(jax.random.split(key, samples))
@@ -71,12 +73,16 @@ def _lagrange0(xs):
     return np.array(w)
 
 
-@claim(id="L4", area="spectra", title="Moments of Wishart and Gaussian products",
-       source=_SRC_L4,
-       statement="The eigenvalue moments of (1/n)XXᵀ (X p×n Gaussian, p/n = c) tend to the "
-                 "Marchenko–Pastur moments Σ_r c^r/(r+1)·C(k,r)C(k−1,r); those of PPᵀ, "
-                 "P = W_s⋯W_1 with N(0,1/n) entries, tend to the Fuss–Catalan numbers "
-                 "C((s+1)k,k)/(sk+1).")
+@claim(
+    id="L4",
+    area="spectra",
+    title="Moments of Wishart and Gaussian products",
+    source=_SRC_L4,
+    statement="The eigenvalue moments of (1/n)XXᵀ (X p×n Gaussian, p/n = c) tend to the "
+    "Marchenko–Pastur moments Σ_r c^r/(r+1)·C(k,r)C(k−1,r); those of PPᵀ, "
+    "P = W_s⋯W_1 with N(0,1/n) entries, tend to the Fuss–Catalan numbers "
+    "C((s+1)k,k)/(sk+1).",
+)
 def l4(key, full: bool):
     rows = []
     k1, k2 = jax.random.split(key)
@@ -89,40 +95,63 @@ def l4(key, full: bool):
     cat = _rmt.marchenko_pastur_moments(3, 1.0)
     for j in (1, 2):
         e = estimate(m[:, j])
-        rows.append(Comparison(
-            f"MP c={c}, n={n}: E (1/p) tr S^{j + 1}", mp[j], e.mean, e.se, e.n,
-            planted=cat[j], bias=abs(fin[j] - mp[j]),
-            note="bias = exact real-Wishart finite-n correction (Letac–Massam); planted: "
-                 "Catalan (aspect ratio ignored)"))
+        rows.append(
+            Comparison(
+                f"MP c={c}, n={n}: E (1/p) tr S^{j + 1}",
+                mp[j],
+                e.mean,
+                e.se,
+                e.n,
+                planted=cat[j],
+                bias=abs(fin[j] - mp[j]),
+                note="bias = exact real-Wishart finite-n correction (Letac–Massam); planted: "
+                "Catalan (aspect ratio ignored)",
+            )
+        )
     # Fuss–Catalan: k = 2 against the exact finite-n recursion; k = 3 by extrapolating
     # in 1/n to n = ∞ (quadratic through three widths in full mode, residual O(1/n³);
     # linear through two in quick mode, residual O(1/n²)).
     widths = (48, 96, 192) if full else (64, 128)
     S = 512 if full else 64
-    for s in ((2, 3) if full else (2,)):
+    for s in (2, 3) if full else (2,):
         ks = jax.random.split(jax.random.fold_in(k2, s), len(widths))
-        ests = [estimate(np.asarray(_product_moments(kk, w, s, S), np.float64))
-                for kk, w in zip(ks, widths)]
+        ests = [estimate(np.asarray(_product_moments(kk, w, s, S), np.float64)) for kk, w in zip(ks, widths)]
         ex = _rmt.gaussian_product_moments(widths[-1], s)
         e2 = ests[-1]
-        rows.append(Comparison(
-            f"FC s={s}, n={widths[-1]}: E (1/n) tr (PPᵀ)²", ex.m2, e2.mean[1], e2.se[1], e2.n,
-            planted=_rmt.fuss_catalan(2, s + 1), bias=0.0, rtol=1e-5,
-            note=f"exact finite-n value (Wick recursion), FC_s(2) = {s + 1} at n = ∞; "
-                 "planted: FC with one factor too many"))
+        rows.append(
+            Comparison(
+                f"FC s={s}, n={widths[-1]}: E (1/n) tr (PPᵀ)²",
+                ex.m2,
+                e2.mean[1],
+                e2.se[1],
+                e2.n,
+                planted=_rmt.fuss_catalan(2, s + 1),
+                bias=0.0,
+                rtol=1e-5,
+                note=f"exact finite-n value (Wick recursion), FC_s(2) = {s + 1} at n = ∞; "
+                "planted: FC with one factor too many",
+            )
+        )
         w = _lagrange0([1 / v for v in widths])
         mean = float(sum(wi * float(e.mean[2]) for wi, e in zip(w, ests)))
         se = float(math.sqrt(sum((wi * float(e.se[2])) ** 2 for wi, e in zip(w, ests))))
         fc3 = _rmt.fuss_catalan(3, s)
         # the same extrapolation applied to the exact k = 2 values leaves a residual r₂;
         # bound the k = 3 residual by 10·(r₂/FC_s(2))·FC_s(3) (stated, not fitted)
-        r2 = abs(sum(wi * _rmt.gaussian_product_moments(v, s).m2 for wi, v in zip(w, widths))
-                 - _rmt.fuss_catalan(2, s))
-        rows.append(Comparison(
-            f"FC s={s}: (1/n) E tr (PPᵀ)³ extrapolated n→∞ from n={widths}", fc3, mean, se, S,
-            planted=_rmt.fuss_catalan(3, s + 1), bias=10 * r2 / _rmt.fuss_catalan(2, s) * fc3,
-            note="polynomial extrapolation in 1/n; bias = 10× the relative residual of the "
-                 "same extrapolation on the exact k = 2 moments; planted: FC_{s+1}(3)"))
+        r2 = abs(sum(wi * _rmt.gaussian_product_moments(v, s).m2 for wi, v in zip(w, widths)) - _rmt.fuss_catalan(2, s))
+        rows.append(
+            Comparison(
+                f"FC s={s}: (1/n) E tr (PPᵀ)³ extrapolated n→∞ from n={widths}",
+                fc3,
+                mean,
+                se,
+                S,
+                planted=_rmt.fuss_catalan(3, s + 1),
+                bias=10 * r2 / _rmt.fuss_catalan(2, s) * fc3,
+                note="polynomial extrapolation in 1/n; bias = 10× the relative residual of the "
+                "same extrapolation on the exact k = 2 moments; planted: FC_{s+1}(3)",
+            )
+        )
     return rows
 
 
@@ -168,17 +197,24 @@ def _l5_member(k, *, n, L, tanh_scales):
     wo = _haar(ko, n, L)
     sw, sb, sx = (jnp.float32(v) for v in tanh_scales)
     one, zero = jnp.float32(1.0), jnp.float32(0.0)
-    cases = ((wo, one, zero, one, False), (wg, one, zero, one, False), (wg, sw, sb, sx, True),
-             (wo, sw, sb, sx, True))
-    return jnp.stack([_jjt_spread_one(jax.random.fold_in(kv, i), w, a, b, c, jnp.asarray(t))
-                      for i, (w, a, b, c, t) in enumerate(cases)])
+    cases = ((wo, one, zero, one, False), (wg, one, zero, one, False), (wg, sw, sb, sx, True), (wo, sw, sb, sx, True))
+    return jnp.stack(
+        [
+            _jjt_spread_one(jax.random.fold_in(kv, i), w, a, b, c, jnp.asarray(t))
+            for i, (w, a, b, c, t) in enumerate(cases)
+        ]
+    )
 
 
-@claim(id="L5", area="spectra", title="Dynamical isometry: Gaussian vs orthogonal weights",
-       source="Pennington, Schoenholz & Ganguli, NeurIPS 2017, eqs. (12)–(17); AISTATS 2018",
-       statement="At criticality (σ_w²μ₁ = 1) the JJᵀ spectrum has mean 1 and variance "
-                 "σ² = L(μ₂/μ₁² − 1 − s₁), s₁ = −1 for Gaussian and 0 for orthogonal weights: "
-                 "deep linear orthogonal networks are exact isometries; Gaussian variance grows ∝ L.")
+@claim(
+    id="L5",
+    area="spectra",
+    title="Dynamical isometry: Gaussian vs orthogonal weights",
+    source="Pennington, Schoenholz & Ganguli, NeurIPS 2017, eqs. (12)–(17); AISTATS 2018",
+    statement="At criticality (σ_w²μ₁ = 1) the JJᵀ spectrum has mean 1 and variance "
+    "σ² = L(μ₂/μ₁² − 1 − s₁), s₁ = −1 for Gaussian and 0 for orthogonal weights: "
+    "deep linear orthogonal networks are exact isometries; Gaussian variance grows ∝ L.",
+)
 def l5(key, full: bool):
     from ..theory._meanfield import critical_sigma_w2, qstar
 
@@ -196,37 +232,67 @@ def l5(key, full: bool):
     # linear orthogonal: exact isometry, deterministic up to rounding
     m = ms[:, 0]
     eps = float(jnp.finfo(jnp.float32).eps)
-    rows.append(Comparison(
-        f"linear orthogonal, n={n}, L={L}: max spectral variance", 0.0,
-        float(np.max(np.abs(m[:, 1]))), 0.0, 1, planted=float(L), bias=50 * L * n * eps,
-        note="exact 0; bias = float32 rounding (50·L·n·ε); planted: the Gaussian value L"))
+    rows.append(
+        Comparison(
+            f"linear orthogonal, n={n}, L={L}: max spectral variance",
+            0.0,
+            float(np.max(np.abs(m[:, 1]))),
+            0.0,
+            1,
+            planted=float(L),
+            bias=50 * L * n * eps,
+            note="exact 0; bias = float32 rounding (50·L·n·ε); planted: the Gaussian value L",
+        )
+    )
     # linear Gaussian: exact finite-n spread
     m = ms[:, 1]
     ex = _rmt.gaussian_product_moments(n, L)
     e = estimate(m[:, 1])
-    rows.append(Comparison(
-        f"linear Gaussian, n={n}, L={L}: E[m̂₂ − m̂₁²]", ex.spread, e.mean, e.se, e.n,
-        planted=0.0, bias=0.0,
-        note=f"exact finite-n (Wick recursion); n=∞ value L = {L}; planted: orthogonal (0)"))
+    rows.append(
+        Comparison(
+            f"linear Gaussian, n={n}, L={L}: E[m̂₂ − m̂₁²]",
+            ex.spread,
+            e.mean,
+            e.se,
+            e.n,
+            planted=0.0,
+            bias=0.0,
+            note=f"exact finite-n (Wick recursion); n=∞ value L = {L}; planted: orthogonal (0)",
+        )
+    )
     # tanh at criticality, Gaussian vs orthogonal
     rel = abs(ex.spread - L) / L  # relative finite-n correction of the linear Gaussian case
     for i, w in enumerate(("gaussian", "orthogonal")):
         th = _rmt.isometry_moments(L, w, "tanh", sw2, q)
-        other = _rmt.isometry_moments(L, "orthogonal" if w == "gaussian" else "gaussian",
-                                      "tanh", sw2, q)
+        other = _rmt.isometry_moments(L, "orthogonal" if w == "gaussian" else "gaussian", "tanh", sw2, q)
         m = ms[:, 2 + i]
         e = estimate(m[:, 1])
-        rows.append(Comparison(
-            f"tanh critical (σ_w²={sw2:.3f}, σ_b²={sb2}), {w}, n={n}, L={L}: spectral variance",
-            th.variance, e.mean, e.se, e.n, planted=other.variance,
-            bias=2 * rel * th.variance,
-            note="bias = 2× the relative finite-n correction of the linear Gaussian case "
-                 "(same L/n order); planted: the other weight law's value"))
+        rows.append(
+            Comparison(
+                f"tanh critical (σ_w²={sw2:.3f}, σ_b²={sb2}), {w}, n={n}, L={L}: spectral variance",
+                th.variance,
+                e.mean,
+                e.se,
+                e.n,
+                planted=other.variance,
+                bias=2 * rel * th.variance,
+                note="bias = 2× the relative finite-n correction of the linear Gaussian case "
+                "(same L/n order); planted: the other weight law's value",
+            )
+        )
         e1 = estimate(m[:, 0])
-        rows.append(Comparison(
-            f"tanh critical, {w}: spectral mean m₁", th.mean, e1.mean, e1.se, e1.n,
-            planted=1.05**L, bias=2 * rel * th.mean,
-            note="(σ_w²μ₁)^L = 1 at criticality; planted: 5% off criticality per layer, 1.05^L"))
+        rows.append(
+            Comparison(
+                f"tanh critical, {w}: spectral mean m₁",
+                th.mean,
+                e1.mean,
+                e1.se,
+                e1.n,
+                planted=1.05**L,
+                bias=2 * rel * th.mean,
+                note="(σ_w²μ₁)^L = 1 at criticality; planted: 5% off criticality per layer, 1.05^L",
+            )
+        )
     return rows
 
 
@@ -257,16 +323,19 @@ def _near_identity_logs(key, n, L, eps, c, samples):
 
 def _ni_logs(key, n, L, eps, normalised, samples):
     c = 1 / math.sqrt(1 + eps**2) if normalised else 1.0
-    return np.asarray(_near_identity_logs(key, n, L, jnp.float32(eps), jnp.float32(c), samples),
-                      np.float64)
+    return np.asarray(_near_identity_logs(key, n, L, jnp.float32(eps), jnp.float32(c), samples), np.float64)
 
 
-@claim(id="S5", area="spectra", title="Near-identity random layers: the typical gradient decays",
-       source="seed 000 (§ deep linear networks: 'W_l = I + small random perturbation … the "
-              "randomness itself tends to make gradients decay')",
-       statement="With σ² = 1 exactly (E‖g₀‖² = ‖g_L‖² preserved), W_l = (I + εG_l/√n)/√(1+ε²), "
-                 "the randomness still drives the typical gradient to decay: "
-                 "E log(‖g₀‖²/‖g_L‖²) = L·r(ε, n) < 0 (r ≈ −2ε²/n, exact via noncentral χ²).")
+@claim(
+    id="S5",
+    area="spectra",
+    title="Near-identity random layers: the typical gradient decays",
+    source="seed 000 (§ deep linear networks: 'W_l = I + small random perturbation … the "
+    "randomness itself tends to make gradients decay')",
+    statement="With σ² = 1 exactly (E‖g₀‖² = ‖g_L‖² preserved), W_l = (I + εG_l/√n)/√(1+ε²), "
+    "the randomness still drives the typical gradient to decay: "
+    "E log(‖g₀‖²/‖g_L‖²) = L·r(ε, n) < 0 (r ≈ −2ε²/n, exact via noncentral χ²).",
+)
 def s5(key, full: bool):
     rows = []
     cfgs = [(8, 50, 0.5, 8000), (64, 40, 1.0, 400)]
@@ -275,35 +344,60 @@ def s5(key, full: bool):
         r = _rmt.near_identity_log_rate(eps, n)
         logs = _ni_logs(jax.random.fold_in(key, i), n, L, eps, True, N)
         e = estimate(logs[:, -1])
-        rows.append(Comparison(
-            f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)", L * r.mean, e.mean, e.se, e.n,
-            planted=0.0, note="exact: L·E log of a scaled noncentral χ²; planted: no typical "
-                              "decay (typical = mean)"))
+        rows.append(
+            Comparison(
+                f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)",
+                L * r.mean,
+                e.mean,
+                e.se,
+                e.n,
+                planted=0.0,
+                note="exact: L·E log of a scaled noncentral χ²; planted: no typical decay (typical = mean)",
+            )
+        )
         if i == 0:
             l10 = 10
             e = estimate(np.exp(logs[:, l10 - 1]))
-            rows.append(Comparison(
-                f"n={n}, first {l10} layers, ε={eps}: E ‖g‖² ratio (mean preserved)", 1.0,
-                e.mean, e.se, e.n, planted=math.exp(l10 * r.mean),
-                note="exact 1 by construction (E R = 1 per layer, layers independent); "
-                     "second moment (E R²)^10 ≈ 2.4, so the SE is reliable; planted: the "
-                     "typical value e^{10 r}"))
+            rows.append(
+                Comparison(
+                    f"n={n}, first {l10} layers, ε={eps}: E ‖g‖² ratio (mean preserved)",
+                    1.0,
+                    e.mean,
+                    e.se,
+                    e.n,
+                    planted=math.exp(l10 * r.mean),
+                    note="exact 1 by construction (E R = 1 per layer, layers independent); "
+                    "second moment (E R²)^10 ≈ 2.4, so the SE is reliable; planted: the "
+                    "typical value e^{10 r}",
+                )
+            )
     return rows
 
 
-@claim(id="S5.unnormalised", area="spectra",
-       title="Near-identity layers without rescaling: the typical gradient grows (n ≥ 3)",
-       source="derived here from S5's setting (noncentral χ² log-moments)",
-       statement="With W_l = I + εG_l/√n (no 1/√(1+ε²)), E log(‖g₀‖²/‖g_L‖²) = L·r with "
-                 "r ≈ ε²(1 − 2/n) > 0 for n ≥ 3: S5's decay is relative to the mean, not absolute.")
+@claim(
+    id="S5.unnormalised",
+    area="spectra",
+    title="Near-identity layers without rescaling: the typical gradient grows (n ≥ 3)",
+    source="derived here from S5's setting (noncentral χ² log-moments)",
+    statement="With W_l = I + εG_l/√n (no 1/√(1+ε²)), E log(‖g₀‖²/‖g_L‖²) = L·r with "
+    "r ≈ ε²(1 − 2/n) > 0 for n ≥ 3: S5's decay is relative to the mean, not absolute.",
+)
 def s5_unnormalised(key, full: bool):
     n, L, eps = 32, 50, 0.5
     N = 8000 if full else 2000
     r = _rmt.near_identity_log_rate(eps, n, normalised=False)
     e = estimate(_ni_logs(key, n, L, eps, False, N)[:, -1])
-    return [Comparison(f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)", L * r.mean, e.mean, e.se,
-                       e.n, planted=-abs(L * _rmt.near_identity_log_rate(eps, n).mean),
-                       note="exact; planted: the normalised (decaying) rate")]
+    return [
+        Comparison(
+            f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)",
+            L * r.mean,
+            e.mean,
+            e.se,
+            e.n,
+            planted=-abs(L * _rmt.near_identity_log_rate(eps, n).mean),
+            note="exact; planted: the normalised (decaying) rate",
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- L2
@@ -321,8 +415,7 @@ def _relu_log_norms(key, n, L, samples):
             h = jnp.matmul(w, x, precision=_HI)
             t = jnp.where(h > 0, jnp.matmul(w, t, precision=_HI), 0.0)
             s = jnp.sum(t * t)  # 0 only if a whole layer is dead (probability 2⁻ⁿ)
-            return (jnp.maximum(h, 0.0), t / jnp.where(s > 0, jnp.sqrt(s), 1.0),
-                    logn + jnp.log(s)), None
+            return (jnp.maximum(h, 0.0), t / jnp.where(s > 0, jnp.sqrt(s), 1.0), logn + jnp.log(s)), None
 
         (_, _, logn), _ = jax.lax.scan(layer, (x, u, jnp.zeros((), jnp.float32)), jnp.arange(L))
         return logn
@@ -330,11 +423,15 @@ def _relu_log_norms(key, n, L, samples):
     return jax.vmap(one)(jax.random.split(key, samples))
 
 
-@claim(id="L2", area="spectra", title="Log-normal gradient norms: Var log‖g‖² ≈ 5 Σ 1/n_l (ReLU, He)",
-       source="Hanin & Nica, Commun. Math. Phys. 376 (2020), Thm 1; Hanin, NeurIPS 2018",
-       statement="For ReLU networks with He initialisation, log‖J u‖² is approximately Gaussian "
-                 "with variance 5β and mean −(5/2)β, β = Σ_l 1/n_l: fluctuations grow with "
-                 "depth/width, not with depth alone.")
+@claim(
+    id="L2",
+    area="spectra",
+    title="Log-normal gradient norms: Var log‖g‖² ≈ 5 Σ 1/n_l (ReLU, He)",
+    source="Hanin & Nica, Commun. Math. Phys. 376 (2020), Thm 1; Hanin, NeurIPS 2018",
+    statement="For ReLU networks with He initialisation, log‖J u‖² is approximately Gaussian "
+    "with variance 5β and mean −(5/2)β, β = Σ_l 1/n_l: fluctuations grow with "
+    "depth/width, not with depth alone.",
+)
 def l2(key, full: bool):
     rows = []
     cfgs = [(16, 16), (64, 16)] if not full else [(64, 64), (128, 64), (128, 128)]
@@ -346,28 +443,56 @@ def l2(key, full: bool):
         beta = L / n
         ex = _rmt.relu_log_norm_moments(n)
         v = variance_estimate(x)
-        rows.append(Comparison(
-            f"n={n}, L={L} (β={beta:g}): Var log‖Ju‖²", _rmt.hanin_nica_log_variance([n] * L),
-            v.mean, v.se, v.n, planted=_rmt.hanin_nica_log_variance([n] * L, 2.0),
-            bias=abs(L * ex.variance - 5 * beta),
-            note="bias = exact finite-n correction L·Var log((2/n)χ²_K) − 5β; planted: constant "
-                 f"2 (Gaussian linear layers); {dead} networks with a dead layer dropped (K ≥ 1 "
-                 "is conditioned on in the theory too)"))
+        rows.append(
+            Comparison(
+                f"n={n}, L={L} (β={beta:g}): Var log‖Ju‖²",
+                _rmt.hanin_nica_log_variance([n] * L),
+                v.mean,
+                v.se,
+                v.n,
+                planted=_rmt.hanin_nica_log_variance([n] * L, 2.0),
+                bias=abs(L * ex.variance - 5 * beta),
+                note="bias = exact finite-n correction L·Var log((2/n)χ²_K) − 5β; planted: constant "
+                f"2 (Gaussian linear layers); {dead} networks with a dead layer dropped (K ≥ 1 "
+                "is conditioned on in the theory too)",
+            )
+        )
         e = estimate(x)
-        rows.append(Comparison(
-            f"n={n}, L={L}: E log‖Ju‖²", -2.5 * beta, e.mean, e.se, e.n, planted=0.0,
-            bias=abs(L * ex.mean + 2.5 * beta),
-            note="bias = exact finite-n correction; planted: 0 (He init preserves E‖g‖², "
-                 "so log-mean 0)"))
+        rows.append(
+            Comparison(
+                f"n={n}, L={L}: E log‖Ju‖²",
+                -2.5 * beta,
+                e.mean,
+                e.se,
+                e.n,
+                planted=0.0,
+                bias=abs(L * ex.mean + 2.5 * beta),
+                note="bias = exact finite-n correction; planted: 0 (He init preserves E‖g‖², so log-mean 0)",
+            )
+        )
         # the exact finite-width law, with no allowance: per layer (2/n)·χ²_K, K ~ Bin(n, ½),
         # independent across layers (row-sign symmetry makes the ReLU mask independent of
         # (W t)², whatever the angle between x and t)
-        rows.append(Comparison(
-            f"n={n}, L={L}: Var log‖Ju‖², exact finite-n law", L * ex.variance, v.mean, v.se, v.n,
-            planted=1.2 * L * ex.variance,
-            note="L·Var log((2/n)χ²_K) (theory.relu_log_norm_moments); no bias; planted: 20 % more"))
-        rows.append(Comparison(
-            f"n={n}, L={L}: E log‖Ju‖², exact finite-n law", L * ex.mean, e.mean, e.se, e.n,
-            planted=1.2 * L * ex.mean,
-            note="L·E log((2/n)χ²_K); no bias; planted: 20 % more"))
+        rows.append(
+            Comparison(
+                f"n={n}, L={L}: Var log‖Ju‖², exact finite-n law",
+                L * ex.variance,
+                v.mean,
+                v.se,
+                v.n,
+                planted=1.2 * L * ex.variance,
+                note="L·Var log((2/n)χ²_K) (theory.relu_log_norm_moments); no bias; planted: 20 % more",
+            )
+        )
+        rows.append(
+            Comparison(
+                f"n={n}, L={L}: E log‖Ju‖², exact finite-n law",
+                L * ex.mean,
+                e.mean,
+                e.se,
+                e.n,
+                planted=1.2 * L * ex.mean,
+                note="L·E log((2/n)χ²_K); no bias; planted: 20 % more",
+            )
+        )
     return rows

@@ -39,6 +39,7 @@ References:
   normalization", ICLR (the BN Gram-matrix recursion; here its finite-n fluctuations).
   Stein (1981), Ann. Statist. 9, 1135 (E f'(z) p(z) = E f(z)(z p − p')).
 """
+
 from __future__ import annotations
 
 import math
@@ -149,4 +150,3 @@ def bn_saturation_bias(result: BNSaturation, layers: slice, rel: float = 0.25) -
     ``layers``: ``rel`` × |h''(1)|·mean ε (default 25 %; the measured residuals are 1–8 % of
     the correction at n = 64…512, B = 32…256, see the module docstring)."""
     return rel * abs(result.h2) * float(np.mean(result.epsilon[layers]))
-

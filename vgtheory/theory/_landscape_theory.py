@@ -6,6 +6,7 @@ in ravines (large λ). Seed S15 (``seeds/001`` §6): momentum and Adam. L8: Cohe
 Li, Kolter & Talwalkar, "Gradient descent on neural networks typically occurs at the
 edge of stability", ICLR 2021.
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp
@@ -55,9 +56,7 @@ def newton_step(grad: Float[ArrayLike, " d"], hessian: Float[ArrayLike, "d d"]) 
     """
     h, g = jnp.asarray(hessian), jnp.asarray(grad)
     if h.ndim != 2 or h.shape[0] != h.shape[1] or g.shape != h.shape[:1]:
-        raise ValueError(
-            f"hessian, grad: expected [d, d] and [d], got {h.shape} and {g.shape}."
-        )
+        raise ValueError(f"hessian, grad: expected [d, d] and [d], got {h.shape} and {g.shape}.")
     return -jnp.linalg.solve(h, g)
 
 
@@ -106,4 +105,3 @@ def momentum_step(grad: ArrayLike, eta: ArrayLike, beta: ArrayLike, t: int, ema:
 def eos_sharpness(eta: ArrayLike) -> Float[Array, "..."]:
     """Edge-of-stability sharpness under full-batch GD: λ_max → 2/η (Cohen et al. 2021, §3)."""
     return 2.0 / _positive("eta", eta)
-

@@ -21,6 +21,7 @@ References:
   Pascanu, Mikolov & Bengio (2013), "On the difficulty of training RNNs" (S6 bound).
   Gers, Schmidhuber & Cummins (2000), "Learning to forget" (S17).
 """
+
 from __future__ import annotations
 
 import jax.numpy as jnp

@@ -27,6 +27,7 @@ References:
   eqs. (5), (7), (9).
   Cho & Saul (2009), "Kernel methods for deep learning", eq. (6) (arc-cosine kernel, n = 1).
 """
+
 from __future__ import annotations
 
 import functools
@@ -42,7 +43,7 @@ from .._checks import check_int, concrete
 
 _N_QUAD = 200  # relative error ~2e-8 for tanh² at q = 4 (poles at ±iπ/4 limit the rate)
 _OCTAVES = 100  # the fixed-point search scans q0·2^{±k}, k ≤ 100, before calling q* 0 or +inf
-_Q_LIMIT = 60   # q* = 0 / +inf: χ's are evaluated at q0·2^{∓60}, deep in the limiting regime
+_Q_LIMIT = 60  # q* = 0 / +inf: χ's are evaluated at q0·2^{∓60}, deep in the limiting regime
 PHASES = ("ordered", "critical", "chaotic", "exploding")
 """``MeanField.phase`` codes 0..3 (−1: undetermined, e.g. a NaN input)."""
 
@@ -70,7 +71,7 @@ def gauss_expectation(f: Callable, q, n: int = _N_QUAD):
     x, w = _nodes(n)
     q = jnp.asarray(q, dtype=_float_dtype(q))
     dt = q.dtype
-    nodes = jnp.expand_dims(jnp.asarray(x, dt), tuple(range(q.ndim)))   # [1, ..., 1, n]
+    nodes = jnp.expand_dims(jnp.asarray(x, dt), tuple(range(q.ndim)))  # [1, ..., 1, n]
     weights = jnp.expand_dims(jnp.asarray(w, dt), tuple(range(q.ndim)))
     z = jnp.sqrt(q)[..., None] * nodes
     return jnp.sum(weights * f(z), axis=-1)
@@ -175,8 +176,8 @@ def _solve_fixed_point(F, q0, tol):
     ks = jnp.arange(1, _OCTAVES + 1, dtype=dt)
     up, dn = q0 * 2.0**ks, q0 * 2.0 ** (-ks)
     Fall = F(jnp.concatenate([q0[None], up, dn]))  # one batched evaluation
-    f0, Fu, Fd = Fall[0], Fall[1:_OCTAVES + 1], Fall[_OCTAVES + 1:]
-    hit_u = Fu <= up                        # first octave above q0 where F stops exceeding q
+    f0, Fu, Fd = Fall[0], Fall[1 : _OCTAVES + 1], Fall[_OCTAVES + 1 :]
+    hit_u = Fu <= up  # first octave above q0 where F stops exceeding q
     hit_d = (Fd >= dn * (1.0 + tol)) & (dn > 0)  # first below where F reaches q (tol: tangency at 0)
     iu, idn = jnp.argmax(hit_u), jnp.argmax(hit_d)
     going_up = f0 > q0
@@ -191,8 +192,7 @@ def _solve_fixed_point(F, q0, tol):
 
     lo, hi = jax.lax.fori_loop(0, 64, bisect, (lo, hi))
     inf = jnp.asarray(jnp.inf, dt)
-    q = jnp.where(going_up, jnp.where(hit_u.any(), 0.5 * (lo + hi), inf),
-                  jnp.where(hit_d.any(), 0.5 * (lo + hi), 0.0))
+    q = jnp.where(going_up, jnp.where(hit_u.any(), 0.5 * (lo + hi), inf), jnp.where(hit_d.any(), 0.5 * (lo + hi), 0.0))
     q = jnp.where(f0 == q0, q0, q)
     q = jnp.where(jnp.isnan(f0), jnp.nan, q)
     q_eval = jnp.where(q == 0, q0 * 2.0**-_Q_LIMIT, jnp.where(q == inf, q0 * 2.0**_Q_LIMIT, q))
@@ -388,12 +388,12 @@ def _mean_field(a: Activation, sigma_w2, sigma_b2, q0) -> MeanField:
     power_law = ~finite_q | (phase == 1) | ((a.slope is not None) & (sb == 0))
     xi_c = jnp.where(power_law, jnp.inf, _depth_scale(chic, tol))
     xi_q = _depth_scale(chiq, tol)
-    return MeanField(q, jnp.asarray(c1, dt) * jnp.ones_like(q), c.astype(dt), xi_q * jnp.ones_like(q),
-                     xi_c.astype(dt), phase)
+    return MeanField(
+        q, jnp.asarray(c1, dt) * jnp.ones_like(q), c.astype(dt), xi_q * jnp.ones_like(q), xi_c.astype(dt), phase
+    )
 
 
-def critical_sigma_w2(act, sigma_b2, lo: float = 0.1, hi: float = 20.0, iters: int = 60, *,
-                      grow: bool = False, q0=1.0):
+def critical_sigma_w2(act, sigma_b2, lo: float = 0.1, hi: float = 20.0, iters: int = 60, *, grow: bool = False, q0=1.0):
     """σ_w² at which χ₁(q*) = 1 (the order–chaos boundary), by bisection on the sign of χ₁ − 1.
 
     Exact for the piecewise-linear family: 2/(1 + α²) at every σ_b² (He et al. 2015 for ReLU).
@@ -432,8 +432,16 @@ def critical_sigma_w2(act, sigma_b2, lo: float = 0.1, hi: float = 20.0, iters: i
     dt = jnp.result_type(_float_dtype(sigma_b2), _float_dtype(lo), _float_dtype(hi))
     if a.slope is not None:
         return jnp.full(jnp.shape(sigma_b2), 2.0 / (1.0 + a.slope**2), dt)
-    s, found, lo, hi, c_lo, c_hi = _critical(a, jnp.asarray(sigma_b2, dt), jnp.asarray(lo, dt),
-                                             jnp.asarray(hi, dt), q0, iters, bool(grow), _tangent_point(a, dt))
+    s, found, lo, hi, c_lo, c_hi = _critical(
+        a,
+        jnp.asarray(sigma_b2, dt),
+        jnp.asarray(lo, dt),
+        jnp.asarray(hi, dt),
+        q0,
+        iters,
+        bool(grow),
+        _tangent_point(a, dt),
+    )
     ok = concrete(found)
     if ok is not None and not bool(ok):  # concrete call (scalars; vmap for batches): say why
         which = "hi" if float(c_hi) <= 1 else "lo"
@@ -441,7 +449,8 @@ def critical_sigma_w2(act, sigma_b2, lo: float = 0.1, hi: float = 20.0, iters: i
             f"{which}: no order–chaos crossing in the bracket [lo, hi] = [{float(lo):g}, {float(hi):g}]: "
             f"χ₁ = {float(c_lo):.6g} at lo and {float(c_hi):.6g} at hi, both {'below' if which == 'hi' else 'above'}"
             f" 1 (for {a.name}, σ_b² = {float(sigma_b2):g}); {'raise hi' if which == 'hi' else 'lower lo'} or "
-            f"pass grow=True.")
+            f"pass grow=True."
+        )
     return s
 
 
@@ -465,6 +474,7 @@ def _critical(a, sb, lo, hi, q0, iters, grow, sc):
     # a single copy of the fixed-point solver in the compiled program besides the bisection's
     chis = jax.vmap(lambda s: _qstar_chi(a, s, sb, q0)[1])
     if grow:
+
         def cond(st):
             l, h, i = st
             p = chis(jnp.stack([l, h])) > 1

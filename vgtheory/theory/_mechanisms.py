@@ -3,6 +3,7 @@
 Each function cites its source; derivations are in the docstrings so that a claim's
 prediction can be traced to a line of algebra.
 """
+
 from __future__ import annotations
 
 import math
@@ -153,8 +154,7 @@ def bn_gradient_rate(act):
     return m2 / var
 
 
-_BOUNDS = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0, "linear": 1.0, "hard_tanh": 1.0,
-           "erf": 2.0 / math.sqrt(math.pi)}
+_BOUNDS = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0, "linear": 1.0, "hard_tanh": 1.0, "erf": 2.0 / math.sqrt(math.pi)}
 
 
 def derivative_bound(act) -> float:

@@ -4,6 +4,7 @@ Conventions: W is n×n with i.i.d. N(0, σ²/n) entries (fan-in); a product P = 
 "spectrum of JJᵀ" is the empirical distribution of the n eigenvalues of JJᵀ, and its moments
 are m_k = (1/n) tr (JJᵀ)^k. Gradient norms ‖g‖² are whole-vector squared norms.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,7 @@ def marchenko_pastur_density(x: ArrayLike, ratio: float, variance: float = 1.0) 
     x = jnp.asarray(x, dtype=jnp.result_type(float))
     lo, hi = variance * (1 - math.sqrt(ratio)) ** 2, variance * (1 + math.sqrt(ratio)) ** 2
     inside = (x > lo) & (x < hi)
-    val = jnp.sqrt(jnp.clip((hi - x) * (x - lo), 0.0)) / (2 * math.pi * variance * ratio
-                                                          * jnp.where(inside, x, 1.0))
+    val = jnp.sqrt(jnp.clip((hi - x) * (x - lo), 0.0)) / (2 * math.pi * variance * ratio * jnp.where(inside, x, 1.0))
     return jnp.where(inside, val, 0.0)
 
 
@@ -57,8 +57,12 @@ def marchenko_pastur_moments(k: int, ratio: float, variance: float = 1.0) -> np.
     """
     k = _pos_int("k", k)
     _pos("ratio", ratio)
-    return np.array([variance**j * sum(ratio**r / (r + 1) * math.comb(j, r) * math.comb(j - 1, r)
-                                       for r in range(j)) for j in range(1, k + 1)])
+    return np.array(
+        [
+            variance**j * sum(ratio**r / (r + 1) * math.comb(j, r) * math.comb(j - 1, r) for r in range(j))
+            for j in range(1, k + 1)
+        ]
+    )
 
 
 def wishart_moments_finite(k: int, p: int, n: int) -> np.ndarray:
@@ -143,8 +147,14 @@ class IsometryMoments(NamedTuple):
     mu2: float
 
 
-def isometry_moments(depth: int, weights: str = "gaussian", act="linear", sigma_w2: float = 1.0,
-                     q: float | None = None, sigma_b2: float = 0.0) -> IsometryMoments:
+def isometry_moments(
+    depth: int,
+    weights: str = "gaussian",
+    act="linear",
+    sigma_w2: float = 1.0,
+    q: float | None = None,
+    sigma_b2: float = 0.0,
+) -> IsometryMoments:
     """Dynamical-isometry moments of the JJᵀ spectrum for a deep network at its fixed point.
 
     The spectrum of JJᵀ is the free product of L copies of D²(σ_w² WWᵀ); S-transforms
@@ -217,8 +227,11 @@ def _poisson_log_chi2(n_dof: float, half_lambda: float) -> LogMoments:
     """E, Var of log X, X noncentral χ²(n_dof, λ): a Poisson(λ/2) mixture of χ²_{n+2j}."""
     hi = int(half_lambda + 12 * math.sqrt(half_lambda + 1) + 60)
     j = np.arange(hi)
-    logp = -half_lambda + j * math.log(half_lambda) - np.array([math.lgamma(v + 1) for v in j]) \
-        if half_lambda > 0 else np.where(j == 0, 0.0, -np.inf)
+    logp = (
+        -half_lambda + j * math.log(half_lambda) - np.array([math.lgamma(v + 1) for v in j])
+        if half_lambda > 0
+        else np.where(j == 0, 0.0, -np.inf)
+    )
     p = np.exp(logp)
     e = math.log(2) + _digamma(n_dof / 2 + j)
     mean = float(np.sum(p * e))
@@ -256,8 +269,7 @@ def relu_log_norm_moments(n: int) -> LogMoments:
     """
     n = _pos_int("n", n)
     k = np.arange(1, n + 1)
-    logp = np.array([math.lgamma(n + 1) - math.lgamma(v + 1) - math.lgamma(n - v + 1)
-                     for v in k]) - n * math.log(2)
+    logp = np.array([math.lgamma(n + 1) - math.lgamma(v + 1) - math.lgamma(n - v + 1) for v in k]) - n * math.log(2)
     p = np.exp(logp)
     p = p / p.sum()
     e = math.log(2) + _digamma(k / 2) + math.log(2 / n)

@@ -3,6 +3,7 @@
 Conventions: g_l = ∂L/∂x_l; W_l entries N(0, σ_w²/n_{l−1}) (fan-in), so that
 E‖W_lᵀ v‖² = σ_w² ‖v‖² for any v independent of W_l. The seed's "nσ²" is σ_w² here.
 """
+
 from __future__ import annotations
 
 import functools
