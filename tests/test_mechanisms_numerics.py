@@ -31,18 +31,31 @@ def _emulate(dt, flush: bool) -> int:
 @pytest.mark.parametrize("name", ["float64", "float32", "float16", "bfloat16"])
 def test_underflow_closed_form_matches_emulation(name):
     dt = vg._underflow.DTYPES[name]
-    assert th.underflow_step(name, subnormals=True) == _emulate(dt, False)
-    assert th.underflow_step(name, subnormals=False) == _emulate(dt, True)
+    assert th.predicted_underflow_step(name, subnormals=True) == _emulate(dt, False)
+    assert th.predicted_underflow_step(name, subnormals=False) == _emulate(dt, True)
 
 
 def test_underflow_known_values_and_measurement():
-    assert (th.underflow_step("float32"), th.underflow_step("float32", subnormals=False)) == (46, 38)
-    assert (th.underflow_step("float64"), th.underflow_step("float64", subnormals=False)) == (324, 308)
+    assert (th.predicted_underflow_step("float32"), th.predicted_underflow_step("float32", subnormals=False)) == (
+        46,
+        38,
+    )
+    assert (th.predicted_underflow_step("float64"), th.predicted_underflow_step("float64", subnormals=False)) == (
+        324,
+        308,
+    )
     for name in ("float32", "bfloat16", "float16"):
         for mode in ("jit", "eager", "numpy"):
             r = vg.underflow_step(name, mode)
             want = r.ieee_subnormal if r.subnormals_kept else r.ieee_ftz
             assert r.steps == want, r
+
+
+def test_theory_underflow_step_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="predicted_underflow_step"):
+        assert th.underflow_step("float32", subnormals=False) == th.predicted_underflow_step(
+            "float32", subnormals=False
+        )
 
 
 def test_underflow_bad_input():

@@ -56,7 +56,8 @@ from ._mechanisms import bn_gradient_rate as bn_gradient_rate
 from ._mechanisms import derivative_bound as derivative_bound
 from ._mechanisms import negative_side_derivative as negative_side_derivative
 from ._mechanisms import dying_relu_probability as dying_relu_probability
-from ._mechanisms import underflow_step as underflow_step
+from ._mechanisms import predicted_underflow_step as predicted_underflow_step
+from ._mechanisms import underflow_step as underflow_step  # deprecated alias of predicted_underflow_step
 from ._mechanisms import euler_amplification as euler_amplification
 from ._mechanisms import barren_plateau_variance as barren_plateau_variance
 from ._mechanisms import rank_collapse_exponent as rank_collapse_exponent

@@ -7,13 +7,14 @@ prediction can be traced to a line of algebra.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
 
 from .._activations import as_activation
-from .._underflow import predicted_underflow_step as underflow_step  # noqa: F401  (S13)
+from .._underflow import predicted_underflow_step as predicted_underflow_step  # (S13)
 from .._numerics import x64_enabled as _x64
 
 
@@ -253,3 +254,18 @@ def attention_collapse_bound(res0, depth: int, c):
     if not isinstance(depth, int) or depth < 0:
         raise ValueError(f"depth: expected a non-negative int, got {depth!r}.")
     return (3.0**depth - 1.0) / 2.0 * math.log10(c) + 3.0**depth * math.log10(res0)
+
+
+def underflow_step(dtype, factor: float = 0.1, subnormals: bool = True) -> int:
+    """Deprecated alias of :func:`predicted_underflow_step` (the closed form).
+
+    ``vg.underflow_step`` *measures* the step in a loop and returns an ``UnderflowStep``;
+    this name predicted it and returned an int, so it was renamed. It warns and forwards.
+    """
+    warnings.warn(
+        "vg.theory.underflow_step is deprecated: use vg.theory.predicted_underflow_step "
+        "(the closed form; vg.underflow_step measures the step).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return predicted_underflow_step(dtype, factor, subnormals)
