@@ -93,7 +93,12 @@ def run(seeds: int, sizes: list[int], ks: list[float], only: list[str] | None = 
             rows = [Comparison.from_ensemble(r, mu, 1.2 * mu, label=name, leaf=i) for i in range(seeds)]
             for k in ks:
                 v = [c.verdict(k) for c in rows]
-                plug = [Comparison(c.label, c.prediction, c.estimate, c.se, c.n, c.planted).verdict(k) for c in rows]
+                plug = [
+                    Comparison(
+                        label=c.label, prediction=c.prediction, estimate=c.estimate, se=c.se, n=c.n, planted=c.planted
+                    ).verdict(k)
+                    for c in rows
+                ]
                 power = [
                     dataclasses.replace(c, prediction=mu * (1 + s)).verdict(k) == "refuted"
                     for c in rows

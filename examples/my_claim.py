@@ -40,5 +40,7 @@ def linear_gradient_law(key, full):
     r = vg.ensemble(member, key, members)
     law = sigma2**depth
     return [
-        vg.Comparison("E‖g_0‖²/‖g_L‖²", prediction=law, estimate=r.mean, se=r.se, n=r.n, planted=sigma2 ** (depth + 1))
+        vg.Comparison(
+            label="E‖g_0‖²/‖g_L‖²", prediction=law, estimate=r.mean, se=r.se, n=r.n, planted=sigma2 ** (depth + 1)
+        )
     ]

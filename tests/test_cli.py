@@ -33,7 +33,9 @@ def test_verify_exits_nonzero_when_expected_claim_fails(capsys, monkeypatch):
         "1 = 2",
         "test",
         area="test",
-        run=lambda key, full: [Comparison("one vs two", 2.0, 1.0, 0.01, 100, 3.0)],
+        run=lambda key, full: [
+            Comparison(label="one vs two", prediction=2.0, estimate=1.0, se=0.01, n=100, planted=3.0)
+        ],
     )
     monkeypatch.setitem(_REGISTRY, "TEST.bad", bad)
     monkeypatch.setattr(_cli, "select", lambda claims, only, full: [bad])

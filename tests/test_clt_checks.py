@@ -67,7 +67,10 @@ def _check(heavy, light):
             (c.z(), c.clt_shift(k)) for c in light
         ]
     # the naive plug-in rows (what users built before) do refute the truth here
-    naive = [Comparison("naive", c.prediction, c.estimate, c.se, c.n, c.planted) for c in heavy]
+    naive = [
+        Comparison(label="naive", prediction=c.prediction, estimate=c.estimate, se=c.se, n=c.n, planted=c.planted)
+        for c in heavy
+    ]
     assert sum(c.verdict(K) == "refuted" for c in naive) >= 3
     assert all("skewness" in c.note for c in heavy)
 
@@ -96,31 +99,50 @@ def test_heavy_tailed_law_through_the_networks_12_seeds():
 
 
 def test_skew_widens_only_the_skewed_side():
-    c = Comparison("x", 1.0, 1.0, 0.01, 400, 2.0, skewness=2.0)
+    c = Comparison(label="x", prediction=1.0, estimate=1.0, se=0.01, n=400, planted=2.0, skewness=2.0)
     shift = 2.0 * (2 * 16 + 1) / (6 * 20)
     assert c.clt_shift(4.0) == pytest.approx(shift)
     assert c.tolerance(4.0, side=-1) == pytest.approx((4.0 + shift) * 0.01)
     assert c.tolerance(4.0, side=+1) == pytest.approx(4.0 * 0.01)
-    below = Comparison("x", 1.0, 1.0 - 0.01 * (4.0 + 0.5 * shift), 0.01, 400, 2.0, skewness=2.0)
-    above = Comparison("x", 1.0, 1.0 + 0.01 * (4.0 + 0.5 * shift), 0.01, 400, 2.0, skewness=2.0)
+    below = Comparison(
+        label="x", prediction=1.0, estimate=1.0 - 0.01 * (4.0 + 0.5 * shift), se=0.01, n=400, planted=2.0, skewness=2.0
+    )
+    above = Comparison(
+        label="x", prediction=1.0, estimate=1.0 + 0.01 * (4.0 + 0.5 * shift), se=0.01, n=400, planted=2.0, skewness=2.0
+    )
     assert below.verdict(4.0) == "confirmed" and above.verdict(4.0) == "refuted"
-    neg = Comparison("x", 1.0, 1.0 + 0.01 * (4.0 + 0.5 * shift), 0.01, 400, 2.0, skewness=-2.0)
+    neg = Comparison(
+        label="x", prediction=1.0, estimate=1.0 + 0.01 * (4.0 + 0.5 * shift), se=0.01, n=400, planted=2.0, skewness=-2.0
+    )
     assert neg.verdict(4.0) == "confirmed"
-    assert Comparison("x", 1.0, 0.5, 0.01, 400, 2.0, skewness=9.0).verdict(4.0) == "inconclusive"
-    assert "skewness 9" in Comparison("x", 1.0, 0.5, 0.01, 400, 2.0, skewness=9.0).reason(4.0)
-    plain = Comparison("x", 1.0, 1.05, 0.01, 400, 2.0)  # no skewness stated: the old rule, unchanged
+    assert (
+        Comparison(label="x", prediction=1.0, estimate=0.5, se=0.01, n=400, planted=2.0, skewness=9.0).verdict(4.0)
+        == "inconclusive"
+    )
+    assert "skewness 9" in Comparison(
+        label="x", prediction=1.0, estimate=0.5, se=0.01, n=400, planted=2.0, skewness=9.0
+    ).reason(4.0)
+    plain = Comparison(
+        label="x", prediction=1.0, estimate=1.05, se=0.01, n=400, planted=2.0
+    )  # no skewness stated: the old rule, unchanged
     assert plain.verdict(4.0) == "refuted" and plain.tolerance(4.0) == 4.0 * 0.01
 
 
 def test_se_degrees_of_freedom():
     """ν = 2n/(κ − (n−3)/(n−1)): n − 1 for normal members (κ = 3 up to O(1/n)); below 20 inconclusive."""
     n = 400
-    normal = Comparison("x", 1.0, 1.0, 0.01, n, 2.0, kurtosis=3.0 * (n - 1) / (n + 1))  # E b₂ for normal data
+    normal = Comparison(
+        label="x", prediction=1.0, estimate=1.0, se=0.01, n=n, planted=2.0, kurtosis=3.0 * (n - 1) / (n + 1)
+    )  # E b₂ for normal data
     assert normal.se_dof() == pytest.approx(n - 1, rel=0.02)
-    heavy = Comparison("x", 1.0, 0.97, 0.01, n, 2.0, kurtosis=60.0)  # 2·400/59 ≈ 13.6 degrees of freedom
+    heavy = Comparison(
+        label="x", prediction=1.0, estimate=0.97, se=0.01, n=n, planted=2.0, kurtosis=60.0
+    )  # 2·400/59 ≈ 13.6 degrees of freedom
     assert heavy.se_dof() == pytest.approx(800 / (60 - 397 / 399))
     assert heavy.verdict(4.0) == "inconclusive" and "degrees of freedom" in heavy.reason(4.0)
-    assert Comparison("x", 1.0, 0.97, 0.01, n, 2.0).se_dof() == math.inf  # no kurtosis stated: old rule
+    assert (
+        Comparison(label="x", prediction=1.0, estimate=0.97, se=0.01, n=n, planted=2.0).se_dof() == math.inf
+    )  # no kurtosis stated: old rule
 
 
 def test_from_ensemble_degenerate_members_are_inconclusive(key):
@@ -179,9 +201,11 @@ def test_reason_reaches_json_and_report():
     from vgtheory import _report
     from vgtheory._claims import _row_dict
 
-    c = Comparison("E R", 1.0, 0.5, 0.01, 400, 1.2, skewness=9.0, note="heavy")
+    c = Comparison(label="E R", prediction=1.0, estimate=0.5, se=0.01, n=400, planted=1.2, skewness=9.0, note="heavy")
     row = _row_dict(c, 4.0)
     assert row["verdict"] == "inconclusive" and "not normal enough" in row["reason"]
     html = _report._rows_table([row])
     assert "inconclusive: the mean is not normal enough" in html and "heavy" in html
-    assert _row_dict(Comparison("x", 1.0, 1.0, 0.01, 400, 1.2), 4.0)["reason"] == ""
+    assert (
+        _row_dict(Comparison(label="x", prediction=1.0, estimate=1.0, se=0.01, n=400, planted=1.2), 4.0)["reason"] == ""
+    )

@@ -154,7 +154,19 @@ _finite = st.floats(-1e3, 1e3, allow_nan=False)
 )
 def test_calibrate_rule_matches_registry(pred, est, planted, se, bias, rtol, kind, k, skew, n, kurt):
     cal = _calibrate()
-    c = Comparison("x", pred, est, se, n, planted, bias=bias, rtol=rtol, kind=kind, skewness=skew, kurtosis=kurt)
+    c = Comparison(
+        label="x",
+        prediction=pred,
+        estimate=est,
+        se=se,
+        n=n,
+        planted=planted,
+        bias=bias,
+        rtol=rtol,
+        kind=kind,
+        skewness=skew,
+        kurtosis=kurt,
+    )
     row = json.loads(
         json.dumps(
             dict(

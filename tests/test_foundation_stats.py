@@ -1,5 +1,6 @@
 """Statistics, verdict rules, streaming ensembles (chunking, sharding, resume)."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -35,15 +36,36 @@ def test_bonferroni_k():
 
 
 def test_verdicts():
-    c = Comparison("x", prediction=1.0, estimate=1.1, se=0.05, n=100, planted=1.5)
+    c = Comparison(label="x", prediction=1.0, estimate=1.1, se=0.05, n=100, planted=1.5)
     assert c.verdict(4.0) == "confirmed" and c.planted_rejected(4.0)
-    assert Comparison("x", 1.0, 1.5, 0.05, 100, 1.1).verdict(4.0) == "refuted"
-    assert Comparison("x", 1.0, 1.1, 0.05, 100, 1.2).verdict(4.0) == "inconclusive"  # no power
-    assert Comparison("x", 0.0, -3.0, 0.0, 1, -4.0, kind="upper").verdict(4.0) == "confirmed"
-    assert Comparison("x", 0.0, 0.5, 0.0, 1, 1.0, kind="upper").verdict(4.0) == "refuted"
-    assert Comparison("x", 1.0, float("nan"), 0.1, 10, 2.0).verdict(4.0) == "inconclusive"
+    assert Comparison(label="x", prediction=1.0, estimate=1.5, se=0.05, n=100, planted=1.1).verdict(4.0) == "refuted"
+    assert (
+        Comparison(label="x", prediction=1.0, estimate=1.1, se=0.05, n=100, planted=1.2).verdict(4.0) == "inconclusive"
+    )  # no power
+    assert (
+        Comparison(label="x", prediction=0.0, estimate=-3.0, se=0.0, n=1, planted=-4.0, kind="upper").verdict(4.0)
+        == "confirmed"
+    )
+    assert (
+        Comparison(label="x", prediction=0.0, estimate=0.5, se=0.0, n=1, planted=1.0, kind="upper").verdict(4.0)
+        == "refuted"
+    )
+    assert (
+        Comparison(label="x", prediction=1.0, estimate=float("nan"), se=0.1, n=10, planted=2.0).verdict(4.0)
+        == "inconclusive"
+    )
     with pytest.raises(ValueError, match="kind"):
-        Comparison("x", 1.0, 1.0, 0.1, 10, 2.0, kind="two-sided")
+        Comparison(label="x", prediction=1.0, estimate=1.0, se=0.1, n=10, planted=2.0, kind="two-sided")
+
+
+def test_comparison_is_keyword_only():
+    # thirteen fields in a fixed order: a positional call could swap se and n without any error
+    with pytest.raises(TypeError):
+        Comparison("x", 1.0, 1.1, 0.05, 100, 1.5)  # pyright: ignore[reportCallIssue]
+    with pytest.raises(TypeError):
+        Comparison("x", prediction=1.0, estimate=1.1, se=0.05, n=100, planted=1.5)  # pyright: ignore[reportCallIssue]
+    c = Comparison(label="x", prediction=1.0, estimate=1.1, se=0.05, n=100, planted=1.5)
+    assert dataclasses.replace(c, estimate=1.0).estimate == 1.0 and dataclasses.replace(c, estimate=1.0).label == "x"
 
 
 def _fn(k):

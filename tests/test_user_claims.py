@@ -24,12 +24,12 @@ import vgtheory as vg
 
 @vg.claim(id="{id}1", title="two plus two", statement="2 + 2 = 4", source="arithmetic")
 def first(key, full):
-    return [vg.Comparison("2 + 2", prediction=4.0, estimate=2.0 + 2.0, se=0.0, n=1, planted=5.0, rtol=1e-12)]
+    return [vg.Comparison(label="2 + 2", prediction=4.0, estimate=2.0 + 2.0, se=0.0, n=1, planted=5.0, rtol=1e-12)]
 
 
 @vg.claim(id="{id}2", title="a refuted one", statement="2 + 2 = 5", source="arithmetic", expected=False)
 def second(key, full):
-    return [vg.Comparison("2 + 2", prediction=5.0, estimate=4.0, se=0.0, n=1, planted=4.0, rtol=1e-12)]
+    return [vg.Comparison(label="2 + 2", prediction=5.0, estimate=4.0, se=0.0, n=1, planted=4.0, rtol=1e-12)]
 """
 
 
@@ -201,8 +201,8 @@ def test_claim_result_is_data(registry):
     @vg.claim(id="RES1", title="t", statement="s", source="src")
     def res1(key, full):
         return [
-            vg.Comparison("a", 1.0, 1.01, 0.01, 100, 1.5),
-            vg.Comparison("b", 2.0, 2.0 + 1e-12, 0.0, 1, 3.0, rtol=1e-9),
+            vg.Comparison(label="a", prediction=1.0, estimate=1.01, se=0.01, n=100, planted=1.5),
+            vg.Comparison(label="b", prediction=2.0, estimate=2.0 + 1e-12, se=0.0, n=1, planted=3.0, rtol=1e-9),
         ]
 
     assert isinstance(res1, vg.Claim) and vg.all_claims()["RES1"] is res1

@@ -39,7 +39,7 @@ MIN_SE_DOF = 20.0  # fewest effective degrees of freedom of a Monte Carlo SE (Co
 Verdict = Literal["confirmed", "refuted", "inconclusive"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Comparison:
     """One prediction against one estimate.
 
@@ -86,6 +86,7 @@ class Comparison:
 
         def __init__(
             self,
+            *,
             label: str,
             prediction: Scalar,
             estimate: Scalar,
@@ -174,12 +175,12 @@ class Comparison:
             f"or the SE has < {MIN_SE_DOF:g} effective degrees of freedom"
         )
         return cls(
-            label,
-            prediction,
-            e.mean,
-            e.se,
-            e.n,
-            planted,
+            label=label,
+            prediction=prediction,
+            estimate=e.mean,
+            se=e.se,
+            n=e.n,
+            planted=planted,
             bias=bias,
             rtol=rtol,
             kind=kind,
@@ -392,7 +393,7 @@ def claim(
       >>> import vgtheory as vg
       >>> @vg.claim(id="DOC1", title="1 + 1 = 2", statement="1 + 1 = 2", source="arithmetic")
       ... def doc1(key, full):
-      ...     return [vg.Comparison("1 + 1", prediction=2.0, estimate=1.0 + 1.0, se=0.0, n=1,
+      ...     return [vg.Comparison(label="1 + 1", prediction=2.0, estimate=1.0 + 1.0, se=0.0, n=1,
       ...                           planted=3.0, rtol=1e-12)]
       >>> vg.run_claim(doc1, vg.claim_key(0, "DOC1"), False).verdict
       'confirmed'

@@ -67,43 +67,43 @@ def s1(key, full):
     tanh_grid = jax.vmap(jax.grad(jnp.tanh))(jnp.linspace(-20.0, 20.0, 40001, dtype=F64))
     return [
         Comparison(
-            "∂L/∂a¹ = ∏_{l≥2} w ∏ σ'(a): mean log|·| autodiff vs formula (float64)",
-            float(jnp.mean(lf)),
-            float(jnp.mean(lg)),
-            0.0,
-            n,
-            float(jnp.mean(lw)),
+            label="∂L/∂a¹ = ∏_{l≥2} w ∏ σ'(a): mean log|·| autodiff vs formula (float64)",
+            prediction=float(jnp.mean(lf)),
+            estimate=float(jnp.mean(lg)),
+            se=0.0,
+            n=n,
+            planted=float(jnp.mean(lw)),
             rtol=1e-12,
             note="planted: product including w^(1)",
         ),
         Comparison(
-            "max over draws of log(|∂L/∂a¹| / ((1/4)^L ∏|w|)) ≤ 0",
-            0.0,
-            float(jnp.max(lg - lb)),
-            0.0,
-            n,
-            -math.log(4.0),
+            label="max over draws of log(|∂L/∂a¹| / ((1/4)^L ∏|w|)) ≤ 0",
+            prediction=0.0,
+            estimate=float(jnp.max(lg - lb)),
+            se=0.0,
+            n=n,
+            planted=-math.log(4.0),
             kind="upper",
             bias=1e-9,
             note="|w| ∈ [0.01, 0.2] keeps a ≈ 0, so the bound is nearly tight; planted: the bound (1/4)^{L+1}∏|w|",
         ),
         Comparison(
-            "log10 (1/4)^20 < −12",
-            -12.0,
-            20 * math.log10(0.25),
-            0.0,
-            1,
-            -12.1,
+            label="log10 (1/4)^20 < −12",
+            prediction=-12.0,
+            estimate=20 * math.log10(0.25),
+            se=0.0,
+            n=1,
+            planted=-12.1,
             kind="upper",
             note="planted: < 1e-12.1 (false: (1/4)^20 = 9.09e-13)",
         ),
         Comparison(
-            "max tanh'(a) on [−20, 20] ≤ 1 (and > 0: min shown in note)",
-            1.0,
-            float(jnp.max(tanh_grid)),
-            0.0,
-            1,
-            0.9,
+            label="max tanh'(a) on [−20, 20] ≤ 1 (and > 0: min shown in note)",
+            prediction=1.0,
+            estimate=float(jnp.max(tanh_grid)),
+            se=0.0,
+            n=1,
+            planted=0.9,
             kind="upper",
             rtol=1e-12,
             note=f"min tanh' on the grid = {float(jnp.min(tanh_grid)):.3e} > 0; planted: ≤ 0.9",
@@ -139,18 +139,25 @@ def s2(key, full):
     ratios = jax.jit(jax.vmap(member))(jax.random.split(key, m))
     return [
         Comparison(
-            "max over draws of log(‖g₀‖/‖g_L‖), ‖W_l‖₂ = 0.95, L = 30, tanh",
-            L * math.log(0.95),
-            float(jnp.max(ratios)),
-            0.0,
-            m,
-            (L + 1) * math.log(0.95),
+            label="max over draws of log(‖g₀‖/‖g_L‖), ‖W_l‖₂ = 0.95, L = 30, tanh",
+            prediction=L * math.log(0.95),
+            estimate=float(jnp.max(ratios)),
+            se=0.0,
+            n=m,
+            planted=(L + 1) * math.log(0.95),
             kind="upper",
             rtol=1e-10,
             note="planted: the bound 0.95^{L+1}",
         ),
         Comparison(
-            "0.95^30 ≈ 0.2146 (stated to 4 digits)", 0.2146, 0.95**30, 0.0, 1, 0.2246, rtol=5e-4, note="planted: 0.2246"
+            label="0.95^30 ≈ 0.2146 (stated to 4 digits)",
+            prediction=0.2146,
+            estimate=0.95**30,
+            se=0.0,
+            n=1,
+            planted=0.2246,
+            rtol=5e-4,
+            note="planted: 0.2246",
         ),
     ]
 
@@ -213,12 +220,12 @@ def s3(key, full):
             rms = float(np.sqrt(np.mean(entry**2)))
             rows.append(
                 Comparison(
-                    f"E[uᵀJe₀] (a fixed entry of ∂y/∂x), ReLU He, n={n}, L={L}",
-                    0.0,
-                    ej.mean,
-                    ej.se,
-                    m,
-                    rms,
+                    label=f"E[uᵀJe₀] (a fixed entry of ∂y/∂x), ReLU He, n={n}, L={L}",
+                    prediction=0.0,
+                    estimate=ej.mean,
+                    se=ej.se,
+                    n=m,
+                    planted=rms,
                     note="u: random unit cotangent; planted: the RMS value (a non-zero mean of typical size)",
                 )
             )
@@ -227,12 +234,12 @@ def s3(key, full):
         planted = pred + math.log(1.2) if init == "he" else pred + math.log(0.5)
         rows.append(
             Comparison(
-                f"log E‖g₀‖², ReLU {name}, n={n}, L={L}",
-                pred,
-                e.mean,
-                e.se,
-                m,
-                planted,
+                label=f"log E‖g₀‖², ReLU {name}, n={n}, L={L}",
+                prediction=pred,
+                estimate=e.mean,
+                se=e.se,
+                n=m,
+                planted=planted,
                 bias=log_mean_bias(g),
                 note="bias: delta-method bias of log(mean); planted: " + ("×1.2" if init == "he" else "(σ²κ)^{L+1}"),
             )
@@ -280,12 +287,12 @@ def _xavier_tanh(key, full, corrected):
         if corrected:
             rows.append(
                 Comparison(
-                    f"log E‖g₀‖², tanh Xavier, n={n}, L={L}",
-                    right,
-                    e.mean,
-                    e.se,
-                    m,
-                    shifted,
+                    label=f"log E‖g₀‖², tanh Xavier, n={n}, L={L}",
+                    prediction=right,
+                    estimate=e.mean,
+                    se=e.se,
+                    n=m,
+                    planted=shifted,
                     bias=fw + log_mean_bias(g),
                     note="bias: finite width 2Σq^l/n (O(q/n) per layer, factor 2 margin) + log-mean bias; "
                     "planted: the product shifted by one layer (κ(q⁰) for κ(q^L))",
@@ -294,12 +301,12 @@ def _xavier_tanh(key, full, corrected):
         else:
             rows.append(
                 Comparison(
-                    f"log E‖g₀‖², tanh Xavier, n={n}, L={L}",
-                    textbook,
-                    e.mean,
-                    e.se,
-                    m,
-                    right,
+                    label=f"log E‖g₀‖², tanh Xavier, n={n}, L={L}",
+                    prediction=textbook,
+                    estimate=e.mean,
+                    se=e.se,
+                    n=m,
+                    planted=right,
                     bias=fw + log_mean_bias(g),
                     note="planted (here: the competing statement): mean-field ∏κ(q^l)",
                 )
@@ -327,12 +334,12 @@ def s4(key, full):
         planted = (L + 1) * math.log(s2) if s2 != 1.0 else math.log(1.2)
         rows.append(
             Comparison(
-                f"log E‖g₀‖², σ²={s2}, n={n}, L={L}",
-                pred,
-                e.mean,
-                e.se,
-                m,
-                planted,
+                label=f"log E‖g₀‖², σ²={s2}, n={n}, L={L}",
+                prediction=pred,
+                estimate=e.mean,
+                se=e.se,
+                n=m,
+                planted=planted,
                 bias=log_mean_bias(g),
                 note="exact at any width; bias: delta-method bias of log(mean); planted: "
                 + ("σ^{2(L+1)}" if s2 != 1.0 else "×1.2"),
@@ -402,24 +409,24 @@ def l1(key, full):
         phase = "ordered" if c1 < 1 else "chaotic"
         rows.append(
             Comparison(
-                f"q*, tanh σ_w²={s2}, σ_b²={b2} ({phase}), n={n}",
-                q,
-                eq.mean,
-                eq.se,
-                m,
-                1.1 * q,
+                label=f"q*, tanh σ_w²={s2}, σ_b²={b2} ({phase}), n={n}",
+                prediction=q,
+                estimate=eq.mean,
+                se=eq.se,
+                n=m,
+                planted=1.1 * q,
                 bias=2 * _q_bias("tanh", s2, b2, q, n),
                 note="bias: 2× the delta-method finite-width shift of the fixed point; planted ×1.1",
             )
         )
         rows.append(
             Comparison(
-                f"χ₁ = E‖g_{{l−1}}‖²/‖g_l‖², tanh σ_w²={s2}, σ_b²={b2}",
-                c1,
-                ec.mean,
-                ec.se,
-                m,
-                1.1 * c1,
+                label=f"χ₁ = E‖g_{{l−1}}‖²/‖g_l‖², tanh σ_w²={s2}, σ_b²={b2}",
+                prediction=c1,
+                estimate=ec.mean,
+                se=ec.se,
+                n=m,
+                planted=1.1 * c1,
                 bias=2.0 * c1 / n,
                 note="bias: O(1/n) gradient-independence correction, coefficient 2 assumed (not derived); planted ×1.1",
             )
@@ -427,12 +434,12 @@ def l1(key, full):
     crit = float(mf.critical_sigma_w2("tanh", 0.05))
     rows.append(
         Comparison(
-            "order–chaos boundary: χ₁(σ_w² = σ_c²) = 1 at the bisected σ_c²",
-            1.0,
-            float(mf.chi1("tanh", crit, mf.qstar("tanh", crit, 0.05))),
-            0.0,
-            1,
-            1.05,
+            label="order–chaos boundary: χ₁(σ_w² = σ_c²) = 1 at the bisected σ_c²",
+            prediction=1.0,
+            estimate=float(mf.chi1("tanh", crit, mf.qstar("tanh", crit, 0.05))),
+            se=0.0,
+            n=1,
+            planted=1.05,
             rtol=1e-6,
             note=f"σ_c² = {crit:.4f} for tanh, σ_b² = 0.05",
         )

@@ -61,7 +61,7 @@ def _s7_quadratic(key, rows):
         eta = c * float(th.gd_stability_threshold(lmax))
         rows.append(
             Comparison(
-                f"quadratic d={d}, η={c}·2/λ_max: per-step factor along top eigenvector",
+                label=f"quadratic d={d}, η={c}·2/λ_max: per-step factor along top eigenvector",
                 prediction=float(th.gd_contraction(eta, lmax)),
                 estimate=float(rate(eta)),
                 se=0.0,
@@ -81,7 +81,7 @@ def _s7_quadratic(key, rows):
     bias = ((n0 / p0) ** (1.0 / t_long) - 1.0) / 2.0 + width
     rows.append(
         Comparison(
-            f"quadratic: divergence threshold η*·λ_max/2 (‖x_T‖ > ‖x_0‖, T={t_long})",
+            label=f"quadratic: divergence threshold η*·λ_max/2 (‖x_T‖ > ‖x_0‖, T={t_long})",
             prediction=1.0,
             estimate=c_star,
             se=0.0,
@@ -122,12 +122,12 @@ def _s7_network(key, rows, full):
     else:
         rows.append(
             Comparison(
-                f"trained net: no certified minimum in {_S7_ATTEMPTS} initialisations",
-                1.0,
-                float("nan"),
-                0.0,
-                1,
-                0.5,
+                label=f"trained net: no certified minimum in {_S7_ATTEMPTS} initialisations",
+                prediction=1.0,
+                estimate=float("nan"),
+                se=0.0,
+                n=1,
+                planted=0.5,
                 note="training never reached ‖∇L‖ < 1e-9 with λ_min > 0: not measured",
             )
         )
@@ -154,7 +154,7 @@ def _s7_network(key, rows, full):
         r1, r2 = rate(eta)
         rows.append(
             Comparison(
-                f"trained net, η={c}·2/λ_max: per-step factor along top eigenvector",
+                label=f"trained net, η={c}·2/λ_max: per-step factor along top eigenvector",
                 prediction=float(th.gd_contraction(eta, lmax)),
                 estimate=r1,
                 se=0.0,
@@ -169,7 +169,7 @@ def _s7_network(key, rows, full):
     c2, _ = _bisect(grows(1), 0.9, 1.1, 26)
     rows.append(
         Comparison(
-            "trained net: divergence threshold η*·λ_max/2 (perturbation along v grows)",
+            label="trained net: divergence threshold η*·λ_max/2 (perturbation along v grows)",
             prediction=1.0,
             estimate=c1,
             se=0.0,
@@ -198,7 +198,7 @@ def _s7_newton(rows):
         r = jax.jit(newton_vs_gd, static_argnums=0)(f, w, et)
         rows.append(
             Comparison(
-                f"Newton/GD step ratio on a {name} (η={et}, curvature λ={lam:.4g})",
+                label=f"Newton/GD step ratio on a {name} (η={et}, curvature λ={lam:.4g})",
                 prediction=float(th.newton_gd_ratio(et, lam)),
                 estimate=float(r.ratio),
                 se=0.0,
@@ -256,7 +256,7 @@ def s15(key, full):
         pred = float(jnp.mean(jnp.abs(th.adam_first_step(g, eta, eps)))) / eta
         rows.append(
             Comparison(
-                f"Adam first step mean|Δθ|/η, gradient scale {s:g}",
+                label=f"Adam first step mean|Δθ|/η, gradient scale {s:g}",
                 prediction=pred,
                 estimate=est,
                 se=0.0,
@@ -282,7 +282,7 @@ def s15(key, full):
         se = r * math.sqrt((a.std(ddof=1) / a.mean()) ** 2 / d + (b.std(ddof=1) / b.mean()) ** 2 / d)
         rows.append(
             Comparison(
-                f"Adam steady state: mean|Δθ| at gradient scale {s:g} / at scale 1",
+                label=f"Adam steady state: mean|Δθ| at gradient scale {s:g} / at scale 1",
                 prediction=1.0,
                 estimate=r,
                 se=se,
@@ -298,7 +298,7 @@ def s15(key, full):
         sgd = float(jnp.abs(optimizer_steps(optax.sgd(eta), g, jnp.zeros(4))[-1, 0]))
         rows.append(
             Comparison(
-                f"SGD step/η at gradient scale {s:g}",
+                label=f"SGD step/η at gradient scale {s:g}",
                 prediction=s,
                 estimate=sgd / eta,
                 se=0.0,
@@ -311,7 +311,7 @@ def s15(key, full):
         mom = float(jnp.abs(optimizer_steps(optax.sgd(eta, momentum=0.9), g, jnp.zeros(4))[-1, 0]))
         rows.append(
             Comparison(
-                f"heavy-ball momentum (β=0.9) step/η after 60 steps, gradient scale {s:g}",
+                label=f"heavy-ball momentum (β=0.9) step/η after 60 steps, gradient scale {s:g}",
                 prediction=float(jnp.abs(th.momentum_step(s, 1.0, 0.9, 60))),
                 estimate=mom / eta,
                 se=0.0,
@@ -355,7 +355,7 @@ def l8(key, full):
         late, early = np.asarray(late), np.asarray(early)
         rows.append(
             Comparison(
-                f"η={eta}: mean sharpness over steps {steps // 2}–{steps} / (2/η)",
+                label=f"η={eta}: mean sharpness over steps {steps // 2}–{steps} / (2/η)",
                 prediction=1.0,
                 estimate=late.mean(),
                 se=late.std(ddof=1) / math.sqrt(n_seeds),
@@ -369,7 +369,7 @@ def l8(key, full):
         )
         rows.append(
             Comparison(
-                f"η={eta}: same, against 1/η",
+                label=f"η={eta}: same, against 1/η",
                 prediction=1.0,
                 estimate=late.mean(),
                 se=late.std(ddof=1) / math.sqrt(n_seeds),

@@ -64,7 +64,7 @@ def _l3(key, full):
     for i in range(n):
         rows.append(
             Comparison(
-                f"N={n}, σ²={s2}, T={t}: λ_{i + 1}",
+                label=f"N={n}, σ²={s2}, T={t}: λ_{i + 1}",
                 prediction=pred[i],
                 estimate=est.mean[i],
                 se=est.se[i],
@@ -124,7 +124,7 @@ def _l7(key, full):
     d = estimate(lam[:ne] - lin)
     rows.append(
         Comparison(
-            f"g={g}, N={n}: λ_max − log(g ρ(W)) (ordered phase, per draw)",
+            label=f"g={g}, N={n}: λ_max − log(g ρ(W)) (ordered phase, per draw)",
             prediction=0.0,
             estimate=d.mean,
             se=d.se,
@@ -141,7 +141,7 @@ def _l7(key, full):
         mf = _f(th.rnn_mean_field_exponent(g))
         rows.append(
             Comparison(
-                f"g={g}, N={n}: λ_max vs mean field",
+                label=f"g={g}, N={n}: λ_max vs mean field",
                 prediction=mf,
                 estimate=e.mean,
                 se=e.se,
@@ -156,7 +156,7 @@ def _l7(key, full):
         fin = mf + b / n
         rows.append(
             Comparison(
-                f"g={g}, N={n}: λ_max vs mean field + b/N (fitted finite-N law)",
+                label=f"g={g}, N={n}: λ_max vs mean field + b/N (fitted finite-N law)",
                 prediction=fin,
                 estimate=e.mean,
                 se=e.se,
@@ -172,7 +172,7 @@ def _l7(key, full):
         if g == 1.5:
             rows.append(
                 Comparison(
-                    f"g={g}, N={n}: λ_max > 0 (chaos above g = 1)",
+                    label=f"g={g}, N={n}: λ_max > 0 (chaos above g = 1)",
                     prediction=0.0,
                     estimate=e.mean,
                     se=e.se,
@@ -225,7 +225,7 @@ def _s6(key, full):
     ex = jax.jit(jax.vmap(one))(jax.random.split(key, draws))
     rows = [
         Comparison(
-            f"tanh RNN N={n}, σ_max(W)={s}, T={t}: max over draws, t of log(‖δ_t‖/‖δ_T‖) − (T−t) log(σ_max γ)",
+            label=f"tanh RNN N={n}, σ_max(W)={s}, T={t}: max over draws, t of log(‖δ_t‖/‖δ_T‖) − (T−t) log(σ_max γ)",
             prediction=0.0,
             estimate=jnp.max(ex),
             se=0.0,
@@ -249,7 +249,7 @@ def _s6(key, full):
     dev = jax.jit(jax.vmap(orth))(jax.random.split(jax.random.fold_in(key, 7), draws))
     rows.append(
         Comparison(
-            f"orthogonal W, linear φ, N={n}, T={t}: max over draws, t of |log(‖δ_t‖/‖δ_T‖)|",
+            label=f"orthogonal W, linear φ, N={n}, T={t}: max over draws, t of |log(‖δ_t‖/‖δ_T‖)|",
             prediction=0.0,
             estimate=jnp.max(dev),
             se=0.0,
@@ -334,7 +334,7 @@ def _s17_rows(key, n, d, t, draws):
     _, _, r3, p3, e3 = run(keys, jnp.asarray(3.0, dt))
     rows = [
         Comparison(
-            f"Flax LSTMCell N={n}, T={t}: max |∂c_t/∂c_(t−1) − diag(f_t)| (autodiff)",
+            label=f"Flax LSTMCell N={n}, T={t}: max |∂c_t/∂c_(t−1) − diag(f_t)| (autodiff)",
             prediction=0.0,
             estimate=jnp.max(err),
             se=0.0,
@@ -349,7 +349,7 @@ def _s17_rows(key, n, d, t, draws):
     naive = math.log(1 / (1 + math.exp(-3.0))) - math.log(0.5)
     rows.append(
         Comparison(
-            f"b_f: 0 → 3, N={n}: measured − predicted shift of the mean per-step log f_t "
+            label=f"b_f: 0 → 3, N={n}: measured − predicted shift of the mean per-step log f_t "
             "(cell-path decay rate), per draw",
             prediction=0.0,
             estimate=resid.mean,
@@ -424,7 +424,7 @@ def _s14(key, full):
     gmax = _f(jnp.nanmax(jnp.where(jnp.isfinite(g_u), g_u, jnp.nan)))
     rows = [
         Comparison(
-            f"{desc}, clip c={c}: max update norm ‖Δθ‖",
+            label=f"{desc}, clip c={c}: max update norm ‖Δθ‖",
             prediction=lr * c,
             estimate=jnp.max(u_c),
             se=0.0,
@@ -442,7 +442,7 @@ def _s14(key, full):
     fin_last = jnp.where(ok_c, jnp.log(jnp.mean(v_c[:, -10:], axis=1)), jnp.nan)
     rows.append(
         Comparison(
-            f"{desc}: fraction of clipped runs whose training loss stays finite",
+            label=f"{desc}: fraction of clipped runs whose training loss stays finite",
             prediction=1.0,
             estimate=pc,
             se=math.sqrt(pc * (1 - pc) / seeds),

@@ -63,24 +63,24 @@ def _s11_common(key, full):
         pred = th.dying_relu_probability([w] * L)
         rows.append(
             Comparison(
-                f"dying ReLU: P(output ≡ 0 at x), width {w}, depth {L}",
-                pred,
-                p,
-                math.sqrt(max(p * (1 - p), 1.0 / m) / m),
-                m,
-                th.dying_relu_probability([w] * (L - 1)),
+                label=f"dying ReLU: P(output ≡ 0 at x), width {w}, depth {L}",
+                prediction=pred,
+                estimate=p,
+                se=math.sqrt(max(p * (1 - p), 1.0 / m) / m),
+                n=m,
+                planted=th.dying_relu_probability([w] * (L - 1)),
                 note="1 − Π(1 − 2^(−n_l)); planted: one layer fewer",
             )
         )
     g = jax.vmap(jax.grad(jax.nn.relu))(jnp.linspace(1e-6, 50.0, 2001, dtype=f64))
     rows.append(
         Comparison(
-            "ReLU'(a) on active paths (a > 0): min = max = 1",
-            1.0,
-            float(jnp.min(g)),
-            0.0,
-            1,
-            0.25,
+            label="ReLU'(a) on active paths (a > 0): min = max = 1",
+            prediction=1.0,
+            estimate=float(jnp.min(g)),
+            se=0.0,
+            n=1,
+            planted=0.25,
             rtol=_rtol(f64),
             note="autodiff; planted: sigmoid's 1/4",
         )
@@ -91,12 +91,12 @@ def _s11_common(key, full):
         d = jax.vmap(jax.grad(a.fn))(grid)
         rows.append(
             Comparison(
-                f"{a.name}: min φ'(a) on [−50, 0) ≥ 0.01 (keeps a negative-side gradient)",
-                0.01,
-                float(jnp.min(d)),
-                0.0,
-                1,
-                planted,
+                label=f"{a.name}: min φ'(a) on [−50, 0) ≥ 0.01 (keeps a negative-side gradient)",
+                prediction=0.01,
+                estimate=float(jnp.min(d)),
+                se=0.0,
+                n=1,
+                planted=planted,
                 kind="lower",
                 rtol=_rtol(f64),
                 note="autodiff; 0.01 = the seed's small slope; planted: ≥ planted value",
@@ -120,12 +120,12 @@ def s11(key, full):
     d = jax.vmap(jax.grad(elu.fn))(grid)
     rows.append(
         Comparison(
-            "elu(1): min φ'(a) on [−50, 0) ≥ 0.01 (keeps a negative-side gradient)",
-            0.01,
-            float(jnp.min(d)),
-            0.0,
-            1,
-            0.02,
+            label="elu(1): min φ'(a) on [−50, 0) ≥ 0.01 (keeps a negative-side gradient)",
+            prediction=0.01,
+            estimate=float(jnp.min(d)),
+            se=0.0,
+            n=1,
+            planted=0.02,
             kind="lower",
             rtol=_rtol(grid.dtype),
             note="ELU'(a) = α e^a → 0 as a → −∞: ELU saturates on the negative side",
@@ -152,12 +152,12 @@ def s11_corrected(key, full):
         v = float(jax.grad(elu_exp)(jnp.asarray(a, f64)))
         rows.append(
             Comparison(
-                f"elu(1)'({a:g}) = α e^a",
-                float(th.negative_side_derivative(elu, a)),
-                v,
-                0.0,
-                1,
-                1.0,
+                label=f"elu(1)'({a:g}) = α e^a",
+                prediction=float(th.negative_side_derivative(elu, a)),
+                estimate=v,
+                se=0.0,
+                n=1,
+                planted=1.0,
                 rtol=_rtol(f64),
                 note="autodiff of α(e^a − 1) (autodiff through expm1 loses relative accuracy "
                 "for a ≪ 0: its JVP forms expm1(a) + 1); planted: α (a leaky-type slope)",
@@ -168,12 +168,12 @@ def s11_corrected(key, full):
         g = jax.vmap(jax.grad(a.fn))(jnp.linspace(-20.0, 20.0, 4001, dtype=f64))
         rows.append(
             Comparison(
-                f"max {name}'(a) on [−20, 20] = {bound:g} (attained at 0)",
-                th.derivative_bound(a),
-                float(jnp.max(g)),
-                0.0,
-                1,
-                planted,
+                label=f"max {name}'(a) on [−20, 20] = {bound:g} (attained at 0)",
+                prediction=th.derivative_bound(a),
+                estimate=float(jnp.max(g)),
+                se=0.0,
+                n=1,
+                planted=planted,
                 rtol=_rtol(f64),
                 note="autodiff on a grid containing 0",
             )
@@ -200,12 +200,12 @@ def s12(key, full):
         for i in (2, 4):
             rows.append(
                 Comparison(
-                    f"{loss}: ∂L/∂z at z={float(z[i]):g}, y=1 (autodiff vs closed form)",
-                    float(cf[i]),
-                    float(ad[i]),
-                    0.0,
-                    1,
-                    float(wrong[i]),
+                    label=f"{loss}: ∂L/∂z at z={float(z[i]):g}, y=1 (autodiff vs closed form)",
+                    prediction=float(cf[i]),
+                    estimate=float(ad[i]),
+                    se=0.0,
+                    n=1,
+                    planted=float(wrong[i]),
                     rtol=_rtol(f64),
                     note=f"planted: the {other} formula",
                 )
@@ -213,12 +213,12 @@ def s12(key, full):
     zc = -10.0
     rows.append(
         Comparison(
-            "confidently wrong (z=−10, y=1): |∂L_MSE/∂z| ≤ e^(−10)",
-            math.exp(zc),
-            abs(float(logit_grad("mse", zc, 1.0))),
-            0.0,
-            1,
-            math.exp(zc) / 4,
+            label="confidently wrong (z=−10, y=1): |∂L_MSE/∂z| ≤ e^(−10)",
+            prediction=math.exp(zc),
+            estimate=abs(float(logit_grad("mse", zc, 1.0))),
+            se=0.0,
+            n=1,
+            planted=math.exp(zc) / 4,
             kind="upper",
             rtol=1e-6,
             note="(1−p)²p ≤ e^z for z < 0; planted: ≤ e^z/4",
@@ -231,12 +231,12 @@ def s12(key, full):
             bad += int(jnp.sum(~jnp.isfinite(autodiff_logit_grad(loss, zz, yy))))
     rows.append(
         Comparison(
-            "non-finite autodiff gradients at |z| = 1e4 (float16/32/64, both losses, y ∈ {0,1})",
-            0.0,
-            float(bad),
-            0.0,
-            1,
-            1.0,
+            label="non-finite autodiff gradients at |z| = 1e4 (float16/32/64, both losses, y ∈ {0,1})",
+            prediction=0.0,
+            estimate=float(bad),
+            se=0.0,
+            n=1,
+            planted=1.0,
             note="planted: at least one NaN/inf",
         )
     )
@@ -272,12 +272,12 @@ def s13(key, full):
         r = underflow_step("float32", "jit", be)
         rows.append(
             Comparison(
-                f"float32, XLA:{be} jit: steps to exactly 0",
-                45.0,
-                float(r.steps),
-                0.0,
-                1,
-                float(r.ieee_ftz),
+                label=f"float32, XLA:{be} jit: steps to exactly 0",
+                prediction=45.0,
+                estimate=float(r.steps),
+                se=0.0,
+                n=1,
+                planted=float(r.ieee_ftz),
                 bias=1.0,
                 note=f"'about' = ±1; subnormals kept: {r.subnormals_kept}; planted: the flush-to-zero count",
             )
@@ -285,12 +285,12 @@ def s13(key, full):
     r = underflow_step("float32", "numpy")
     rows.append(
         Comparison(
-            "float32, host NumPy (IEEE 754): steps to exactly 0",
-            45.0,
-            float(r.steps),
-            0.0,
-            1,
-            float(r.ieee_ftz),
+            label="float32, host NumPy (IEEE 754): steps to exactly 0",
+            prediction=45.0,
+            estimate=float(r.steps),
+            se=0.0,
+            n=1,
+            planted=float(r.ieee_ftz),
             bias=1.0,
             note="planted: the flush-to-zero count",
         )
@@ -318,12 +318,12 @@ def s13_corrected(key, full):
             pred, planted = (r.ieee_subnormal, r.ieee_ftz) if r.subnormals_kept else (r.ieee_ftz, r.ieee_subnormal)
             rows.append(
                 Comparison(
-                    f"{dt}, {r.backend} {mode}: steps to exactly 0 (subnormals kept: {r.subnormals_kept})",
-                    float(pred),
-                    float(r.steps),
-                    0.0,
-                    1,
-                    float(planted),
+                    label=f"{dt}, {r.backend} {mode}: steps to exactly 0 (subnormals kept: {r.subnormals_kept})",
+                    prediction=float(pred),
+                    estimate=float(r.steps),
+                    se=0.0,
+                    n=1,
+                    planted=float(planted),
                     note="mode probed by one multiply n_min·0.5; planted: the other mode",
                 )
             )
@@ -350,12 +350,12 @@ def s16(key, full):
         s = float(r.sensitivity[0, 0])
         rows.append(
             Comparison(
-                f"y'=−y, h={h}: |∂y_K/∂y_0| (autodiff), K={K} = |1+hλ|^K",
-                th.euler_amplification(h, -1.0, K),
-                abs(s),
-                0.0,
-                1,
-                math.exp(-h * K),
+                label=f"y'=−y, h={h}: |∂y_K/∂y_0| (autodiff), K={K} = |1+hλ|^K",
+                prediction=th.euler_amplification(h, -1.0, K),
+                estimate=abs(s),
+                se=0.0,
+                n=1,
+                planted=math.exp(-h * K),
                 rtol=rt * K,
                 note="planted: e^(λhK), the exact flow's sensitivity",
             )
@@ -365,12 +365,12 @@ def s16(key, full):
         r = euler_errors(a, jnp.asarray([1.0, 0.0], f64), h, 200)
         rows.append(
             Comparison(
-                f"oscillator, h={h}, K=200: global error e_K[0] vs Σ (∂y_K/∂y_(k+1)) τ_k[0]",
-                float(r.propagated[0]),
-                float(r.global_error[0]),
-                0.0,
-                1,
-                float(jnp.sum(r.local[:, 0])),
+                label=f"oscillator, h={h}, K=200: global error e_K[0] vs Σ (∂y_K/∂y_(k+1)) τ_k[0]",
+                prediction=float(r.propagated[0]),
+                estimate=float(r.global_error[0]),
+                se=0.0,
+                n=1,
+                planted=float(jnp.sum(r.local[:, 0])),
                 rtol=1e3 * rt,
                 note="planted: Σ τ_k (local errors simply adding up)",
             )
@@ -399,12 +399,12 @@ def l9(key, full):
         v = variance_estimate(g[i])
         rows.append(
             Comparison(
-                f"n={n} qubits, depth {depth}: Var ∂E/∂θ (E = ⟨Z₀Z₁⟩)",
-                th.barren_plateau_variance(n),
-                v.mean,
-                v.se,
-                m,
-                2.0**-n,
+                label=f"n={n} qubits, depth {depth}: Var ∂E/∂θ (E = ⟨Z₀Z₁⟩)",
+                prediction=th.barren_plateau_variance(n),
+                estimate=v.mean,
+                se=v.se,
+                n=m,
+                planted=2.0**-n,
                 note="bias 0: assumes depth ≥ 10·n_max gives 2-designs on both sides; planted: 2^(−n)",
             )
         )

@@ -97,11 +97,11 @@ def l4(key, full: bool):
         e = estimate(m[:, j])
         rows.append(
             Comparison(
-                f"MP c={c}, n={n}: E (1/p) tr S^{j + 1}",
-                mp[j],
-                e.mean,
-                e.se,
-                e.n,
+                label=f"MP c={c}, n={n}: E (1/p) tr S^{j + 1}",
+                prediction=mp[j],
+                estimate=e.mean,
+                se=e.se,
+                n=e.n,
                 planted=cat[j],
                 bias=abs(fin[j] - mp[j]),
                 note="bias = exact real-Wishart finite-n correction (Letac–Massam); planted: "
@@ -120,11 +120,11 @@ def l4(key, full: bool):
         e2 = ests[-1]
         rows.append(
             Comparison(
-                f"FC s={s}, n={widths[-1]}: E (1/n) tr (PPᵀ)²",
-                ex.m2,
-                e2.mean[1],
-                e2.se[1],
-                e2.n,
+                label=f"FC s={s}, n={widths[-1]}: E (1/n) tr (PPᵀ)²",
+                prediction=ex.m2,
+                estimate=e2.mean[1],
+                se=e2.se[1],
+                n=e2.n,
                 planted=_rmt.fuss_catalan(2, s + 1),
                 bias=0.0,
                 rtol=1e-5,
@@ -141,11 +141,11 @@ def l4(key, full: bool):
         r2 = abs(sum(wi * _rmt.gaussian_product_moments(v, s).m2 for wi, v in zip(w, widths)) - _rmt.fuss_catalan(2, s))
         rows.append(
             Comparison(
-                f"FC s={s}: (1/n) E tr (PPᵀ)³ extrapolated n→∞ from n={widths}",
-                fc3,
-                mean,
-                se,
-                S,
+                label=f"FC s={s}: (1/n) E tr (PPᵀ)³ extrapolated n→∞ from n={widths}",
+                prediction=fc3,
+                estimate=mean,
+                se=se,
+                n=S,
                 planted=_rmt.fuss_catalan(3, s + 1),
                 bias=10 * r2 / _rmt.fuss_catalan(2, s) * fc3,
                 note="polynomial extrapolation in 1/n; bias = 10× the relative residual of the "
@@ -234,11 +234,11 @@ def l5(key, full: bool):
     eps = float(jnp.finfo(jnp.float32).eps)
     rows.append(
         Comparison(
-            f"linear orthogonal, n={n}, L={L}: max spectral variance",
-            0.0,
-            float(np.max(np.abs(m[:, 1]))),
-            0.0,
-            1,
+            label=f"linear orthogonal, n={n}, L={L}: max spectral variance",
+            prediction=0.0,
+            estimate=float(np.max(np.abs(m[:, 1]))),
+            se=0.0,
+            n=1,
             planted=float(L),
             bias=50 * L * n * eps,
             note="exact 0; bias = float32 rounding (50·L·n·ε); planted: the Gaussian value L",
@@ -250,11 +250,11 @@ def l5(key, full: bool):
     e = estimate(m[:, 1])
     rows.append(
         Comparison(
-            f"linear Gaussian, n={n}, L={L}: E[m̂₂ − m̂₁²]",
-            ex.spread,
-            e.mean,
-            e.se,
-            e.n,
+            label=f"linear Gaussian, n={n}, L={L}: E[m̂₂ − m̂₁²]",
+            prediction=ex.spread,
+            estimate=e.mean,
+            se=e.se,
+            n=e.n,
             planted=0.0,
             bias=0.0,
             note=f"exact finite-n (Wick recursion); n=∞ value L = {L}; planted: orthogonal (0)",
@@ -269,11 +269,11 @@ def l5(key, full: bool):
         e = estimate(m[:, 1])
         rows.append(
             Comparison(
-                f"tanh critical (σ_w²={sw2:.3f}, σ_b²={sb2}), {w}, n={n}, L={L}: spectral variance",
-                th.variance,
-                e.mean,
-                e.se,
-                e.n,
+                label=f"tanh critical (σ_w²={sw2:.3f}, σ_b²={sb2}), {w}, n={n}, L={L}: spectral variance",
+                prediction=th.variance,
+                estimate=e.mean,
+                se=e.se,
+                n=e.n,
                 planted=other.variance,
                 bias=2 * rel * th.variance,
                 note="bias = 2× the relative finite-n correction of the linear Gaussian case "
@@ -283,11 +283,11 @@ def l5(key, full: bool):
         e1 = estimate(m[:, 0])
         rows.append(
             Comparison(
-                f"tanh critical, {w}: spectral mean m₁",
-                th.mean,
-                e1.mean,
-                e1.se,
-                e1.n,
+                label=f"tanh critical, {w}: spectral mean m₁",
+                prediction=th.mean,
+                estimate=e1.mean,
+                se=e1.se,
+                n=e1.n,
                 planted=1.05**L,
                 bias=2 * rel * th.mean,
                 note="(σ_w²μ₁)^L = 1 at criticality; planted: 5% off criticality per layer, 1.05^L",
@@ -346,11 +346,11 @@ def s5(key, full: bool):
         e = estimate(logs[:, -1])
         rows.append(
             Comparison(
-                f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)",
-                L * r.mean,
-                e.mean,
-                e.se,
-                e.n,
+                label=f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)",
+                prediction=L * r.mean,
+                estimate=e.mean,
+                se=e.se,
+                n=e.n,
                 planted=0.0,
                 note="exact: L·E log of a scaled noncentral χ²; planted: no typical decay (typical = mean)",
             )
@@ -360,11 +360,11 @@ def s5(key, full: bool):
             e = estimate(np.exp(logs[:, l10 - 1]))
             rows.append(
                 Comparison(
-                    f"n={n}, first {l10} layers, ε={eps}: E ‖g‖² ratio (mean preserved)",
-                    1.0,
-                    e.mean,
-                    e.se,
-                    e.n,
+                    label=f"n={n}, first {l10} layers, ε={eps}: E ‖g‖² ratio (mean preserved)",
+                    prediction=1.0,
+                    estimate=e.mean,
+                    se=e.se,
+                    n=e.n,
                     planted=math.exp(l10 * r.mean),
                     note="exact 1 by construction (E R = 1 per layer, layers independent); "
                     "second moment (E R²)^10 ≈ 2.4, so the SE is reliable; planted: the "
@@ -389,11 +389,11 @@ def s5_unnormalised(key, full: bool):
     e = estimate(_ni_logs(key, n, L, eps, False, N)[:, -1])
     return [
         Comparison(
-            f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)",
-            L * r.mean,
-            e.mean,
-            e.se,
-            e.n,
+            label=f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)",
+            prediction=L * r.mean,
+            estimate=e.mean,
+            se=e.se,
+            n=e.n,
             planted=-abs(L * _rmt.near_identity_log_rate(eps, n).mean),
             note="exact; planted: the normalised (decaying) rate",
         )
@@ -445,11 +445,11 @@ def l2(key, full: bool):
         v = variance_estimate(x)
         rows.append(
             Comparison(
-                f"n={n}, L={L} (β={beta:g}): Var log‖Ju‖²",
-                _rmt.hanin_nica_log_variance([n] * L),
-                v.mean,
-                v.se,
-                v.n,
+                label=f"n={n}, L={L} (β={beta:g}): Var log‖Ju‖²",
+                prediction=_rmt.hanin_nica_log_variance([n] * L),
+                estimate=v.mean,
+                se=v.se,
+                n=v.n,
                 planted=_rmt.hanin_nica_log_variance([n] * L, 2.0),
                 bias=abs(L * ex.variance - 5 * beta),
                 note="bias = exact finite-n correction L·Var log((2/n)χ²_K) − 5β; planted: constant "
@@ -460,11 +460,11 @@ def l2(key, full: bool):
         e = estimate(x)
         rows.append(
             Comparison(
-                f"n={n}, L={L}: E log‖Ju‖²",
-                -2.5 * beta,
-                e.mean,
-                e.se,
-                e.n,
+                label=f"n={n}, L={L}: E log‖Ju‖²",
+                prediction=-2.5 * beta,
+                estimate=e.mean,
+                se=e.se,
+                n=e.n,
                 planted=0.0,
                 bias=abs(L * ex.mean + 2.5 * beta),
                 note="bias = exact finite-n correction; planted: 0 (He init preserves E‖g‖², so log-mean 0)",
@@ -475,22 +475,22 @@ def l2(key, full: bool):
         # (W t)², whatever the angle between x and t)
         rows.append(
             Comparison(
-                f"n={n}, L={L}: Var log‖Ju‖², exact finite-n law",
-                L * ex.variance,
-                v.mean,
-                v.se,
-                v.n,
+                label=f"n={n}, L={L}: Var log‖Ju‖², exact finite-n law",
+                prediction=L * ex.variance,
+                estimate=v.mean,
+                se=v.se,
+                n=v.n,
                 planted=1.2 * L * ex.variance,
                 note="L·Var log((2/n)χ²_K) (theory.relu_log_norm_moments); no bias; planted: 20 % more",
             )
         )
         rows.append(
             Comparison(
-                f"n={n}, L={L}: E log‖Ju‖², exact finite-n law",
-                L * ex.mean,
-                e.mean,
-                e.se,
-                e.n,
+                label=f"n={n}, L={L}: E log‖Ju‖², exact finite-n law",
+                prediction=L * ex.mean,
+                estimate=e.mean,
+                se=e.se,
+                n=e.n,
                 planted=1.2 * L * ex.mean,
                 note="L·E log((2/n)χ²_K); no bias; planted: 20 % more",
             )
