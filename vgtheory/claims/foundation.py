@@ -45,13 +45,12 @@ def _sigmoid_chain(a1, weights):
 )
 def s1(key, full):
     L, n = 20, (4096 if full else 512)
-    kw, ka = jax.random.split(key)
-    # small weights keep every pre-activation near 0, where σ' ≈ 1/4 and the bound is tight
-    w = jax.random.uniform(kw, (n, L), F64, 0.01, 0.2) * jnp.where(jax.random.bernoulli(kw, 0.5, (n, L)), 1, -1)
-    a1 = 1e-3 * jax.random.normal(ka, (n,), F64)
 
-    @jax.jit
-    def one(a1, w):
+    def one(k):
+        kw, ka = jax.random.split(k)
+        # small weights keep every pre-activation near 0, where σ' ≈ 1/4 and the bound is tight
+        w = jax.random.uniform(kw, (L,), F64, 0.01, 0.2) * jnp.where(jax.random.bernoulli(kw, 0.5, (L,)), 1, -1)
+        a1 = 1e-3 * jax.random.normal(ka, (), F64)
         g = jax.grad(_sigmoid_chain)(a1, w)
         # the seed's product formula, evaluated on the forward pass
         a, x, dprod = a1, jax.nn.sigmoid(a1), jax.nn.sigmoid(a1) * (1 - jax.nn.sigmoid(a1))
@@ -63,7 +62,7 @@ def s1(key, full):
         wrong = jnp.prod(w) * dprod  # planted: includes w^(1)
         return jnp.log(jnp.abs(g)), jnp.log(jnp.abs(formula)), jnp.log(jnp.abs(wrong)), th.sigmoid_chain_bound(w)
 
-    lg, lf, lw, lb = jax.vmap(one)(a1, w)
+    lg, lf, lw, lb = member_samples(one, key, n, full).samples  # one random chain per member
     tanh_grid = jax.vmap(jax.grad(jnp.tanh))(jnp.linspace(-20.0, 20.0, 40001, dtype=F64))
     return [
         Comparison(
@@ -136,7 +135,7 @@ def s2(key, full):
         gf = gradient_flow(p, x, "tanh", unit_vector(kg, n, F64))
         return 0.5 * (gf.log_sq_norms[0] - gf.log_sq_norms[-1])
 
-    ratios = jax.jit(jax.vmap(member))(jax.random.split(key, m))
+    ratios = member_samples(member, key, m, full).samples
     return [
         Comparison(
             label="max over draws of log(‖g₀‖/‖g_L‖), ‖W_l‖₂ = 0.95, L = 30, tanh",

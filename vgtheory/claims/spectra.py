@@ -30,35 +30,18 @@ def _gauss(key, shape, scale, dtype=jnp.float32):
     return jax.random.normal(key, shape, dtype) * jnp.asarray(scale, dtype)
 
 
-def _traces(a, k):
-    """(1/n) tr a^j, j = 1..k, for symmetric a [n, n] (by matmuls)."""
-    out, p = [], a
-    for _ in range(k):
-        out.append(jnp.trace(p) / a.shape[0])
-        p = jnp.matmul(p, a, precision=_HI)
-    return jnp.stack(out)
-
-
 # ----------------------------------------------------------------------------- L4
-@jax.jit
-def _mp_samples(keys, p_n):
-    p, n = p_n.shape
-
-    def one(key):
-        x = jax.random.normal(key, (p, n), jnp.float32)
-        return _traces(jnp.matmul(x, x.T, precision=_HI) / n, 3)
-
-    return jax.vmap(one)(keys)
+def _mp_member(key, *, p, n):
+    """(1/p) tr S^j, j = 1..3, of one S = (1/n) X Xᵀ, X [p, n] Gaussian."""
+    x = jax.random.normal(key, (p, n), jnp.float32)
+    return jjt_moments(x / math.sqrt(n), 3).moments
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _product_moments(key, n, s, samples):
-    def one(key):
-        ws = _gauss(key, (s, n, n), 1 / math.sqrt(n))
-        p = jax.lax.scan(lambda P, W: (jnp.matmul(W, P, precision=_HI), None), jnp.eye(n, dtype=jnp.float32), ws)[0]
-        return _traces(jnp.matmul(p, p.T, precision=_HI), 3)
-
-    return jax.vmap(one)(jax.random.split(key, samples))
+def _product_member(key, *, n, s):
+    """(1/n) tr (PPᵀ)^j, j = 1..3, of one product P = W_s⋯W_1 with N(0, 1/n) entries."""
+    ws = _gauss(key, (s, n, n), 1 / math.sqrt(n))
+    p = jax.lax.scan(lambda P, W: (jnp.matmul(W, P, precision=_HI), None), jnp.eye(n, dtype=jnp.float32), ws)[0]
+    return jjt_moments(p, 3).moments
 
 
 def _lagrange0(xs):
@@ -89,7 +72,7 @@ def l4(key, full: bool):
     n, c = (400, 0.5) if full else (200, 0.5)
     p = int(c * n)
     N = 256 if full else 48
-    m = np.asarray(_mp_samples(jax.random.split(k1, N), jnp.zeros((p, n))), np.float64)
+    m = np.asarray(member_samples(functools.partial(_mp_member, p=p, n=n), k1, N, full).samples, np.float64)
     mp = _rmt.marchenko_pastur_moments(3, c)
     fin = _rmt.wishart_moments_finite(3, p, n)
     cat = _rmt.marchenko_pastur_moments(3, 1.0)
@@ -115,7 +98,14 @@ def l4(key, full: bool):
     S = 512 if full else 64
     for s in (2, 3) if full else (2,):
         ks = jax.random.split(jax.random.fold_in(k2, s), len(widths))
-        ests = [estimate(np.asarray(_product_moments(kk, w, s, S), np.float64)) for kk, w in zip(ks, widths)]
+        ests = [
+            estimate(
+                np.asarray(
+                    member_samples(functools.partial(_product_member, n=w, s=s), kk, S, full).samples, np.float64
+                )
+            )
+            for kk, w in zip(ks, widths)
+        ]
         ex = _rmt.gaussian_product_moments(widths[-1], s)
         e2 = ests[-1]
         rows.append(
