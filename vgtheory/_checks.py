@@ -186,13 +186,6 @@ def check_precision(precision, *, scoped: bool = False, name: str = "precision")
     )
 
 
-def float_dtype(*xs):
-    """Common dtype of real arrays (after :func:`check_real_or_int`): a floating dtype stays
-    (float32 in → float32 out), integers are promoted to the default float."""
-    dt = jnp.result_type(*xs)
-    return dt if jnp.issubdtype(dt, jnp.floating) else jnp.result_type(dt, float)
-
-
 def _array_shape(name: str, x, what: str) -> tuple:
     """``jnp.shape`` of an array, scalar or nested list; a dict, a tuple of arrays that is
     not one array, or any other object raises naming ``name`` (``jnp.shape`` of a pytree is

@@ -23,7 +23,8 @@ import jax.numpy as jnp
 from jax import lax
 from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import check_callable, check_int, check_real_or_int, check_scalar, float_dtype
+from ._checks import check_callable, check_int, check_real_or_int, check_scalar
+from ._numerics import HIGHEST, float_dtype
 
 
 class EulerErrors(NamedTuple):
@@ -109,12 +110,12 @@ def euler_errors(a: Float[ArrayLike, "d d"], y0: Float[ArrayLike, " d"], h, step
 
 @partial(jax.jit, static_argnums=3)
 def _euler_errors(a, y0, h, steps):
-    f = lambda y: jnp.dot(a, y, precision=lax.Precision.HIGHEST)
+    f = lambda y: jnp.dot(a, y, precision=HIGHEST)
     ys = euler_flow(f, y0, h, steps)
     flow = jax.scipy.linalg.expm(h * a)  # exact one-step flow e^{hA}, iterated
 
     def exact_step(y, _):
-        y1 = jnp.dot(flow, y, precision=lax.Precision.HIGHEST)
+        y1 = jnp.dot(flow, y, precision=HIGHEST)
         return y1, y1
 
     exact = jnp.concatenate([y0[None], lax.scan(exact_step, y0, None, length=steps)[1]])

@@ -22,9 +22,9 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Bool, Float
 
-from ._checks import check_int, check_nonzero, check_real_or_int, check_scalar, concrete, float_dtype
+from ._checks import check_int, check_nonzero, check_real_or_int, check_scalar, concrete
 from ._hvp import check_scalar_loss, check_tangent, dense_hessian
-from ._numerics import HIGHEST as _HI
+from ._numerics import HIGHEST as _HI, float_dtype
 
 PyTree = Any
 

@@ -17,7 +17,8 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from ._checks import ArgumentTypeError, check_callable, check_precision, ScopedPrecision, check_real
-from ._mlp import MLP, _as_activation, _check_input, preactivations
+from ._mlp import MLP, _check_input, preactivations
+from ._activations import as_activation
 
 PyTree = Any
 
@@ -146,7 +147,7 @@ def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: str = "
     Returns:
       ``[L, n, n]`` (stacked params) or a list of ``[n_l, n_{l−1}]``.
     """
-    act = _as_activation(act)
+    act = as_activation(act)
     check_precision(precision)
     _check_vector(params, x)
     hs = preactivations(params, x, act, precision)
@@ -196,7 +197,7 @@ def mlp_jacobian(
     batched path (L − 1 matmuls of n×n×n; see :func:`chain_product` for ``precision`` and
     ``order``).
     """
-    act = _as_activation(act)
+    act = as_activation(act)
     check_precision(precision)
     js = layer_jacobians(params, x, act, precision)
     if params.stacked:
@@ -260,7 +261,7 @@ def gradient_flow(
       >>> bool(gf.finite), bool(gf.log_sq_norms[0] < -1e3)   # ~ (1/4)^{2L}: no underflow
       (True, True)
     """
-    act = _as_activation(act)
+    act = as_activation(act)
     check_precision(precision)
     _check_vector(params, x)
     w = params.weights

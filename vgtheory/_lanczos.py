@@ -121,7 +121,7 @@ def lanczos_tridiag(matvec: MatVec, v0: Float[Array, " d"], num_iters: int) -> T
         basis, alpha, beta, anorm = carry
         q = basis[j]
         w = matvec(q).astype(dtype)
-        a = jnp.vdot(q, w, precision=jax.lax.Precision.HIGHEST)
+        a = jnp.vdot(q, w, precision=_HI)
         w = _orth(basis, w)
         b = jnp.linalg.norm(w)
         anorm = jnp.maximum(anorm, jnp.abs(a) + b)
@@ -283,7 +283,7 @@ def power_iteration(matvec: MatVec, v0: Float[Array, " d"], num_iters: int) -> P
 
     def step(v, _):
         w = matvec(v).astype(v.dtype)
-        theta = jnp.vdot(v, w, precision=jax.lax.Precision.HIGHEST)
+        theta = jnp.vdot(v, w, precision=_HI)
         return w / jnp.linalg.norm(w), (theta, jnp.linalg.norm(w - theta * v))
 
     v, (hist, res) = jax.lax.scan(step, v, None, length=num_iters)

@@ -24,10 +24,10 @@ import optax
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
-from ._checks import check_int, check_real_or_int, check_scalar, float_dtype
+from ._checks import check_int, check_real_or_int, check_scalar
 from ._hvp import check_scalar_loss, dense_hessian, hessian_operator
 from ._lanczos import lanczos_eigh
-from ._numerics import HIGHEST as _HI
+from ._numerics import HIGHEST as _HI, float_dtype
 
 PyTree = Any
 
@@ -50,7 +50,7 @@ def mlp_init(key: Array, widths: tuple[int, ...], dtype=None) -> list[tuple[Arra
     widths = tuple(widths)
     if len(widths) < 2 or any((not isinstance(w, int)) or w < 1 for w in widths):
         raise ValueError(f"widths: expected ≥ 2 positive ints, got {widths!r}.")
-    dtype = jnp.zeros((), float).dtype if dtype is None else dtype
+    dtype = float_dtype() if dtype is None else dtype
     keys = jax.random.split(key, len(widths) - 1)
     return [
         (jax.random.normal(k, (a, b), dtype) / float(np.sqrt(a)), jnp.zeros((b,), dtype))
@@ -78,7 +78,7 @@ def mse_loss(params: list, x: Float[Array, "n d"], y: Float[Array, "n o"]) -> Fl
 
 def regression_data(key: Array, n: int, d_in: int, dtype=None):
     """Synthetic regression: x ~ N(0, I), y = sin(x·a) + ½cos(x·b) with fixed random a, b."""
-    dtype = jnp.zeros((), float).dtype if dtype is None else dtype
+    dtype = float_dtype() if dtype is None else dtype
     kx, ka, kb = jax.random.split(key, 3)
     x = jax.random.normal(kx, (n, d_in), dtype)
     a = jax.random.normal(ka, (d_in,), dtype)

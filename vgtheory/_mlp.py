@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
-from ._activations import Activation, as_activation
+from ._activations import as_activation
 from ._checks import check_float_dtype, check_precision, check_scalar
 
 INITS = ("gaussian", "xavier", "he", "orthogonal", "identity")
@@ -123,13 +123,6 @@ def init_mlp(
     return MLP(tuple(l[0] for l in layers), tuple(l[1] for l in layers))
 
 
-def _as_activation(act) -> Activation:
-    """The shared resolver (:func:`vgtheory._activations.as_activation`): a name, an
-    Activation or an elementwise callable. Built-ins carry their stable φ' as a custom JVP, so
-    autodiff through :func:`mlp_apply` agrees with :func:`~vgtheory.mlp_jacobian` in saturation."""
-    return as_activation(act)
-
-
 def dense(w, x, precision="highest"):
     """``x @ wᵀ`` for ``x`` of shape ``[..., n_in]`` at explicit precision."""
     return jnp.matmul(x, w.T, precision=precision)
@@ -146,7 +139,7 @@ def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision="highe
     Returns:
       ``[L, ..., n]`` (stacked) or a list of ``[..., n_l]``.
     """
-    act = _as_activation(act)
+    act = as_activation(act)
     check_precision(precision)
     _check_input(params, x)
     if params.stacked:
@@ -174,7 +167,7 @@ def mlp_apply(params: MLP, x: Float[Array, "... n0"], act, precision="highest") 
       act: an activation name or :class:`Activation`.
       precision: matmul precision (default ``"highest"``: true float32 on GPUs, not TF32).
     """
-    act = _as_activation(act)
+    act = as_activation(act)
     check_precision(precision)
     _check_input(params, x)
     if params.stacked:

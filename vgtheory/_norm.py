@@ -25,6 +25,7 @@ from ._checks import check_real, check_scalar
 from ._activations import as_activation
 from ._mlp import MLP
 from ._residual import stack_gradient_flow
+from ._numerics import HIGHEST
 
 NORMS = ("batch", "layer", "none")
 
@@ -102,7 +103,7 @@ def _check(params, x, norm):
 def _layer(norm, act, eps, bias=True):
     def f(p, x):
         w, b = p
-        h = jnp.matmul(x, w.T, precision=lax.Precision.HIGHEST)
+        h = jnp.matmul(x, w.T, precision=HIGHEST)
         h = h + b if (bias and norm == "none") else h
         return act.fn(_normalise(h, norm, eps))
 
@@ -143,7 +144,7 @@ def norm_mlp_apply(params: MLP, x: Float[Array, "B n"], act, norm: str = "batch"
 
     def step(h, p):
         w, b = p
-        a = jnp.matmul(h, w.T, precision=lax.Precision.HIGHEST)
+        a = jnp.matmul(h, w.T, precision=HIGHEST)
         a = _normalise(a + b[None, :] if norm == "none" else a, norm, eps)
         return act.fn(a), a
 

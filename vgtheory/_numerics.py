@@ -28,4 +28,29 @@ def wide_dtype(dtype):
 
 def acc_dtype():
     """float64 when x64 is enabled, else float32 (the accumulation dtype of log-domain sums)."""
-    return jax.dtypes.canonicalize_dtype(jnp.float64)
+    return float_dtype()
+
+
+def float_dtype(*xs, weak_as_default: bool = False):
+    """The common floating dtype of ``xs``; with no argument, the default float.
+
+    A floating dtype stays (float32 in → float32 out); integers are promoted to the default
+    float (float64 when x64 is enabled, else float32). By JAX's promotion rules a Python
+    scalar or weakly typed array does not pin the result: ``float_dtype(f32, 2.0)`` is
+    float32.
+
+    With ``weak_as_default=True`` only a strongly typed floating array keeps its dtype; every
+    other value (Python scalar, integer, list, weakly typed array) counts as the default float.
+    The mean-field closed forms use this, so ``q_star(..., sigma_w2=2.0)`` is computed in
+    float64 under x64 even when ``q0`` is a float32 array.
+    """
+    if weak_as_default:
+        xs = tuple(x.dtype if _strong_float(x) else jnp.result_type(float) for x in xs)
+    if not xs:
+        return jax.dtypes.canonicalize_dtype(jnp.float64)
+    dt = jnp.result_type(*xs)
+    return dt if jnp.issubdtype(dt, jnp.floating) else jnp.result_type(dt, float)
+
+
+def _strong_float(x) -> bool:
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating) and not getattr(x, "weak_type", False)

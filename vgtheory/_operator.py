@@ -26,6 +26,7 @@ from jaxtyping import Array, Bool, Float
 
 from ._cache import cached, value_checks
 from ._checks import ArgumentTypeError, _short, check_int, check_real_or_int
+from ._numerics import HIGHEST, float_dtype
 
 
 class LinearOperator(NamedTuple):
@@ -71,7 +72,7 @@ class LinearOperator(NamedTuple):
 
     def as_matrix(self) -> Float[Array, "m n"]:
         """The dense ``[m, n]`` matrix, by n vmapped matvecs (for small operators and tests)."""
-        dt = self.dtype if self.dtype is not None else jnp.zeros((), float).dtype
+        dt = self.dtype if self.dtype is not None else float_dtype()
         return jax.vmap(self.matvec, out_axes=1)(jnp.eye(self.shape[1], dtype=dt))
 
 
@@ -83,7 +84,7 @@ def matrix_operator(a: Float[Array, "m n"], *, symmetric: bool = False) -> Linea
         raise ValueError(f"a: expected a matrix [m, n], got shape {a.shape}.")
     if symmetric and a.shape[0] != a.shape[1]:
         raise ValueError(f"a: expected a square matrix for symmetric=True, got shape {a.shape}.")
-    hi = jax.lax.Precision.HIGHEST
+    hi = HIGHEST
     return LinearOperator(
         lambda x: jnp.matmul(a, x, precision=hi),
         lambda u: jnp.matmul(u, a, precision=hi),
@@ -223,7 +224,7 @@ def lanczos_svd(
     m, n = op.shape
     check_int("k", k, 1, max(n - 1, 1), what=f"k < n={n}, the operator's input size")
     dt = dtype if dtype is not None else op.dtype
-    dt = check_float_dtype("dtype", jnp.zeros((), float).dtype if dt is None else dt)
+    dt = check_float_dtype("dtype", float_dtype() if dt is None else dt)
     v0 = jax.random.normal(key, (n,), dt)
     e = lanczos_eigh(op.normal(), v0, k, which="largest", num_iters=num_iters, tol=tol)
     sigma = jnp.sqrt(jnp.maximum(e.values, 0.0))

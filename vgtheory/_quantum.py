@@ -162,7 +162,7 @@ def pauli_expectation(state: Array, pauli: str) -> Array:
     for q, p in enumerate(pauli):
         if p != "I":
             s = _apply_1q(s, jnp.asarray(_PAULI[p], state.dtype), q)
-    return jnp.real(jnp.vdot(state.ravel(), s.ravel(), precision=jax.lax.Precision.HIGHEST))
+    return jnp.real(jnp.vdot(state.ravel(), s.ravel(), precision=HIGHEST))
 
 
 def local_pauli(n_qubits: int, sites=(0, 1)) -> str:

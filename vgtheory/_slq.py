@@ -27,6 +27,7 @@ from ._checks import check_float_dtype, check_int, check_matvec, check_scalar, c
 from ._hvp import hessian_operator
 from ._lanczos import MatVec, lanczos_tridiag, tridiag_eigh
 from ._operator import symmetric_matvec
+from ._numerics import float_dtype
 
 
 class SpectralMeasure(NamedTuple):
@@ -43,7 +44,7 @@ class SpectralMeasure(NamedTuple):
 
 def _float(dtype):
     """The probes' dtype: ``dtype``, a floating dtype, or the default float when None."""
-    return check_float_dtype("dtype", jnp.zeros((), float).dtype if dtype is None else dtype)
+    return check_float_dtype("dtype", float_dtype() if dtype is None else dtype)
 
 
 def _rademacher(key, shape, dtype):

@@ -48,7 +48,7 @@ class TraceEstimate(NamedTuple):
 
 
 def _quad_samples(matvec, z):
-    return jax.lax.map(lambda v: jnp.vdot(v, matvec(v).astype(v.dtype), precision=jax.lax.Precision.HIGHEST), z)
+    return jax.lax.map(lambda v: jnp.vdot(v, matvec(v).astype(v.dtype), precision=_HI), z)
 
 
 def _mean_se(samples):

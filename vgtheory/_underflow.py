@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from ._numerics import x64_enabled
+
 DTYPES = {"float64": jnp.float64, "float32": jnp.float32, "float16": jnp.float16, "bfloat16": jnp.bfloat16}
 MODES = ("jit", "eager", "numpy")
 _MAX_STEPS = 5000
@@ -164,7 +166,7 @@ def underflow_step(dtype, mode: str = "jit", backend: str | None = None, factor:
         raise ValueError(f"mode: unknown {mode!r}; expected one of {MODES}.")
     if not 0.0 < float(factor) < 1.0:
         raise ValueError(f"factor: expected a multiplier in (0, 1), got {factor!r}.")
-    if name == "float64" and mode != "numpy" and not jax.config.read("jax_enable_x64"):
+    if name == "float64" and mode != "numpy" and not x64_enabled():
         raise ValueError("dtype: float64 needs jax_enable_x64=True (JAX would use float32).")
     pred = (predicted_underflow_step(name, factor, True), predicted_underflow_step(name, factor, False))
     if mode == "numpy":

@@ -49,7 +49,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._checks import check_int
-from ._mechanisms import _act, _x64
+from .._activations import as_activation
+from .._numerics import x64_enabled
 
 
 class BNSaturation(NamedTuple):
@@ -93,7 +94,7 @@ def _beta_rule(batch: int, nodes: int = 400):
 
 
 def _values(g, x):
-    return np.asarray(g(jnp.asarray(x, jnp.float64 if _x64() else jnp.float32)), np.float64)
+    return np.asarray(g(jnp.asarray(x, jnp.float64 if x64_enabled() else jnp.float32)), np.float64)
 
 
 def bn_saturation_derivative(act, n: int, batch: int, depth: int, f=None) -> BNSaturation:
@@ -119,7 +120,7 @@ def bn_saturation_derivative(act, n: int, batch: int, depth: int, f=None) -> BNS
       (1.0, 2.0)
     """
     n, batch, depth = check_int("n", n, 2), check_int("batch", batch, 3), check_int("depth", depth, 1)
-    a = _act(act)
+    a = as_activation(act)
     z, wz = _gauss_rule()
     x, wx = _beta_rule(batch)
     phi, d = _values(a.fn, z), _values(a.deriv, z)

@@ -29,6 +29,7 @@ from jax.scipy.special import digamma
 from jaxtyping import Array, Float
 
 from ._meanfield import chi1, gauss_expectation, qstar
+from .._numerics import float_dtype
 
 
 def gaussian_product_exponents(n: int, sigma2=1.0, dtype=jnp.float32) -> Float[Array, " n"]:
@@ -52,7 +53,7 @@ def rnn_mean_field_exponent(gain, act="tanh", sigma_b2=0.0):
     exact in the limit, next to g = 1). Mean field: N → ∞, weights treated as fresh
     each step (annealed), which is exact for λ_max of the tied-weight RNN at large N.
     """
-    g2 = jnp.asarray(gain, jnp.result_type(float)) ** 2
+    g2 = jnp.asarray(gain, float_dtype()) ** 2
     q = qstar(act, g2, sigma_b2)
     return 0.5 * jnp.log(chi1(act, g2, q))
 
@@ -64,5 +65,5 @@ def s6_log_bound(sigma_max, gamma, lag):
 
 def lstm_forget_log_rate(forget_bias, preact_var):
     """E_z log σ(b_f + √v z): per-step log decay of the LSTM cell path (S17)."""
-    b = jnp.asarray(forget_bias, jnp.result_type(float))
+    b = jnp.asarray(forget_bias, float_dtype())
     return gauss_expectation(lambda a: -jnp.logaddexp(0.0, -(b + a)), preact_var)

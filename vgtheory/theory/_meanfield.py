@@ -40,6 +40,7 @@ import numpy as np
 
 from .._activations import Activation, as_activation
 from .._checks import check_int, concrete
+from .._numerics import float_dtype
 
 _N_QUAD = 200  # relative error ~2e-8 for tanh² at q = 4 (poles at ±iπ/4 limit the rate)
 _OCTAVES = 100  # the fixed-point search scans q0·2^{±k}, k ≤ 100, before calling q* 0 or +inf
@@ -53,13 +54,6 @@ def _nodes(n: int = _N_QUAD):
     return x, w / np.sqrt(2.0 * np.pi)
 
 
-def _float_dtype(x):
-    """The dtype of ``x`` if it is a float array, else the default float (float64 under x64)."""
-    if hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating) and not getattr(x, "weak_type", False):
-        return x.dtype
-    return jnp.result_type(float)
-
-
 def gauss_expectation(f: Callable, q, n: int = _N_QUAD):
     """E_{z~N(0,1)}[f(√q z)] by n-point Gauss–Hermite quadrature (traced ``q``, any batch shape).
 
@@ -69,7 +63,7 @@ def gauss_expectation(f: Callable, q, n: int = _N_QUAD):
       2.0
     """
     x, w = _nodes(n)
-    q = jnp.asarray(q, dtype=_float_dtype(q))
+    q = jnp.asarray(q, dtype=float_dtype(q, weak_as_default=True))
     dt = q.dtype
     nodes = jnp.expand_dims(jnp.asarray(x, dt), tuple(range(q.ndim)))  # [1, ..., 1, n]
     weights = jnp.expand_dims(jnp.asarray(w, dt), tuple(range(q.ndim)))
@@ -114,7 +108,7 @@ def _hard_tanh_moments(q):
     """Hard tanh in closed form (Gauss–Hermite fails on the jumps of φ' at |h| = 1): with
     t = 1/√q, E[φ(√q z)²] = q(erf(t/√2) − 2tϕ(t)) + erfc(t/√2), E[φ'²] = erf(t/√2) and
     d/dq E[φ²] = erf(t/√2) − 2tϕ(t) (ϕ the standard normal density)."""
-    q = jnp.asarray(q, _float_dtype(q))
+    q = jnp.asarray(q, float_dtype(q, weak_as_default=True))
     t = 1.0 / jnp.sqrt(jnp.maximum(q, jnp.finfo(q.dtype).tiny))
     e = jax.scipy.special.erf(t / math.sqrt(2.0))
     inner = e - 2.0 * t * jnp.exp(-0.5 * t * t) / math.sqrt(2.0 * math.pi)
@@ -128,7 +122,7 @@ def length_map(q, act, sigma_w2, sigma_b2):
     """
     a = as_activation(act)
     if a.slope is not None:
-        return sigma_w2 * jnp.asarray(q, _float_dtype(q)) * _pw_gain(a) + sigma_b2
+        return sigma_w2 * jnp.asarray(q, float_dtype(q, weak_as_default=True)) * _pw_gain(a) + sigma_b2
     if a.name == "hard_tanh" and a.ident == 0:
         return sigma_w2 * _hard_tanh_moments(q)[0] + sigma_b2
     return sigma_w2 * gauss_expectation(lambda h: a.fn(h) ** 2, q) + sigma_b2
@@ -157,7 +151,7 @@ def kappa(act, q):
     """
     a = as_activation(act)
     if a.slope is not None:
-        return jnp.full(jnp.shape(q), _pw_gain(a), _float_dtype(q))
+        return jnp.full(jnp.shape(q), _pw_gain(a), float_dtype(q, weak_as_default=True))
     if a.name == "hard_tanh" and a.ident == 0:
         return _hard_tanh_moments(q)[1]
     return gauss_expectation(lambda h: a.deriv(h) ** 2, q)
@@ -204,7 +198,7 @@ def _tol(dt):
 
 
 def _start(a, sigma_w2, sigma_b2, q0):
-    dt = jnp.result_type(_float_dtype(q0), _float_dtype(sigma_w2), _float_dtype(sigma_b2))
+    dt = float_dtype(q0, sigma_w2, sigma_b2, weak_as_default=True)
     sw, sb = jnp.asarray(sigma_w2, dt), jnp.asarray(sigma_b2, dt)
     q0 = jnp.asarray(q0, dt)
     # q0 = 0 is the zero input: the first layer gives F(0) = σ_w² φ(0)² + σ_b²
@@ -429,7 +423,7 @@ def critical_sigma_w2(act, sigma_b2, lo: float = 0.1, hi: float = 20.0, iters: i
     clo, chi = concrete(lo), concrete(hi)
     if clo is not None and chi is not None and not (0 < float(clo) < float(chi) < math.inf):
         raise ValueError(f"lo: expected 0 < lo < hi < inf, got lo={float(clo)}, hi={float(chi)}.")
-    dt = jnp.result_type(_float_dtype(sigma_b2), _float_dtype(lo), _float_dtype(hi))
+    dt = float_dtype(sigma_b2, lo, hi, weak_as_default=True)
     if a.slope is not None:
         return jnp.full(jnp.shape(sigma_b2), 2.0 / (1.0 + a.slope**2), dt)
     s, found, lo, hi, c_lo, c_hi = _critical(

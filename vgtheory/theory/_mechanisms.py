@@ -38,10 +38,6 @@ def gauss_expectation(f, q=1.0):
     return total
 
 
-def _act(act):
-    return as_activation(act)
-
-
 class WidthRatio(NamedTuple):
     """Glorot-type variance bookkeeping for one layer (S8).
 
@@ -79,7 +75,7 @@ def width_ratio(act, q=1.0) -> WidthRatio:
     """
     if not float(q) > 0:
         raise ValueError(f"q: expected a positive pre-activation variance, got {q!r}.")
-    a = _act(act)
+    a = as_activation(act)
     alpha = float(gauss_expectation(lambda h: a.fn(h) ** 2, q)) / float(q)
     beta = float(gauss_expectation(lambda h: a.deriv(h) ** 2, q))
     return WidthRatio(alpha, beta, alpha / beta)
@@ -128,7 +124,7 @@ def standardized_expectation(f, n: int, nodes: int = 400):
 
 def saturation_derivative(act, q):
     """E[φ'(h)], h ~ N(0, q): the mean derivative of units at pre-activation variance q (S10)."""
-    a = _act(act)
+    a = as_activation(act)
     return float(gauss_expectation(a.deriv, q))
 
 
@@ -148,7 +144,7 @@ def bn_gradient_rate(act):
       >>> round(bn_gradient_rate("relu"), 6) == round(math.pi / (math.pi - 1), 6)
       True
     """
-    a = _act(act)
+    a = as_activation(act)
     m2 = float(gauss_expectation(lambda h: a.deriv(h) ** 2, 1.0))
     mean = float(gauss_expectation(a.fn, 1.0))
     var = float(gauss_expectation(lambda h: a.fn(h) ** 2, 1.0)) - mean**2
@@ -161,7 +157,7 @@ _BOUNDS = {"sigmoid": 0.25, "tanh": 1.0, "relu": 1.0, "linear": 1.0, "hard_tanh"
 def derivative_bound(act) -> float:
     """sup_a |φ'(a)| (S1/S11): sigmoid 1/4, tanh 1, ReLU 1, leaky/PReLU max(1, |α|),
     ELU max(1, α), erf 2/√π; GELU/SiLU from their stationary points (≈1.129, ≈1.100)."""
-    a = _act(act)
+    a = as_activation(act)
     base = a.name.split("(")[0]
     return _BOUNDS.get(base, a.deriv_bound)
 
@@ -169,7 +165,7 @@ def derivative_bound(act) -> float:
 def negative_side_derivative(act, a_neg):
     """φ'(a) for a < 0 in closed form (S11): ReLU 0; leaky ReLU/PReLU α (constant);
     ELU α·e^{a} → 0 as a → −∞ (ELU saturates on the negative side)."""
-    a = _act(act)
+    a = as_activation(act)
     base = a.name.split("(")[0]
     p = float(a.name.split("(")[1].rstrip(")")) if "(" in a.name else None
     a_neg = np.asarray(a_neg, np.float64)

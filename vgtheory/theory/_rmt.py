@@ -13,6 +13,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
+from .._numerics import float_dtype
 
 
 def _pos_int(name, k, lo=1):
@@ -42,7 +43,7 @@ def marchenko_pastur_density(x: ArrayLike, ratio: float, variance: float = 1.0) 
     """
     _pos("ratio", ratio)
     _pos("variance", variance)
-    x = jnp.asarray(x, dtype=jnp.result_type(float))
+    x = jnp.asarray(x, dtype=float_dtype())
     lo, hi = variance * (1 - math.sqrt(ratio)) ** 2, variance * (1 + math.sqrt(ratio)) ** 2
     inside = (x > lo) & (x < hi)
     val = jnp.sqrt(jnp.clip((hi - x) * (x - lo), 0.0)) / (2 * math.pi * variance * ratio * jnp.where(inside, x, 1.0))
