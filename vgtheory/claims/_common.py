@@ -54,6 +54,13 @@ def member_samples(fn, key, m: int, full: bool):
     return ensemble(fn, key, m, chunk_size="auto" if full else None, keep_samples=True, progress=False)
 
 
+def member_values(fn, key, m: int, full: bool):
+    """The per-member values of :func:`member_samples`: ``fn``'s pytree with a leading ``[m]`` axis."""
+    samples = member_samples(fn, key, m, full).samples
+    assert samples is not None  # member_samples keeps them
+    return samples
+
+
 def scalar(x) -> float:
     return float(np.asarray(x, np.float64))
 

@@ -20,7 +20,7 @@ from .._mlp import init_mlp, preactivations
 from .._stats import Estimate, estimate
 from ..theory import _meanfield as mf
 from ..theory import _seeds as th
-from ._common import log_mean_bias, log_of_mean, member_samples, unit_vector
+from ._common import log_mean_bias, log_of_mean, member_samples, member_values, unit_vector
 
 F32, F64 = jnp.float32, jnp.float64
 SEED_1 = "seed 000 (chain rule through a sigmoid network)"
@@ -62,7 +62,7 @@ def s1(key, full):
         wrong = jnp.prod(w) * dprod  # planted: includes w^(1)
         return jnp.log(jnp.abs(g)), jnp.log(jnp.abs(formula)), jnp.log(jnp.abs(wrong)), th.sigmoid_chain_bound(w)
 
-    lg, lf, lw, lb = member_samples(one, key, n, full).samples  # one random chain per member
+    lg, lf, lw, lb = member_values(one, key, n, full)  # one random chain per member
     tanh_grid = jax.vmap(jax.grad(jnp.tanh))(jnp.linspace(-20.0, 20.0, 40001, dtype=F64))
     return [
         Comparison(
@@ -135,7 +135,7 @@ def s2(key, full):
         gf = gradient_flow(p, x, "tanh", unit_vector(kg, n, F64))
         return 0.5 * (gf.log_sq_norms[0] - gf.log_sq_norms[-1])
 
-    ratios = member_samples(member, key, m, full).samples
+    ratios = member_values(member, key, m, full)
     return [
         Comparison(
             label="max over draws of log(‖g₀‖/‖g_L‖), ‖W_l‖₂ = 0.95, L = 30, tanh",
