@@ -17,7 +17,7 @@ from .._claims import Comparison, claim
 from .._stats import estimate, variance_estimate
 from .._spectrum import jjt_moments
 from ..theory import _rmt
-from ._common import member_samples
+from ._common import member_samples, member_values
 from .._numerics import HIGHEST as _HI
 
 _SRC_L4 = (
@@ -287,33 +287,30 @@ def l5(key, full: bool):
 
 
 # ----------------------------------------------------------------------------- S5
-@functools.partial(jax.jit, static_argnums=(1, 2, 5))
-def _near_identity_logs(key, n, L, eps, c, samples):
-    """log(‖g₀‖²/‖g_L‖²) through W_l = c(I + εG_l/√n), one value per network."""
+def _near_identity_member(key, *, n, L, eps, c):
+    """log(‖g₀‖²/‖g_L‖²) through W_l = c(I + εG_l/√n) of one network, after each layer: ``[L]``."""
+    kw, ku = jax.random.split(key)
+    u = jax.random.normal(ku, (n,), jnp.float32)
+    u = u / jnp.linalg.norm(u)
+    eye = jnp.eye(n, dtype=jnp.float32)
 
-    def one(key):
-        kw, ku = jax.random.split(key)
-        u = jax.random.normal(ku, (n,), jnp.float32)
-        u = u / jnp.linalg.norm(u)
-        eye = jnp.eye(n, dtype=jnp.float32)
+    def back(carry, l):  # layers are i.i.d., so the order of drawing does not matter
+        v, logn = carry
+        g = jax.random.normal(jax.random.fold_in(kw, l), (n, n), jnp.float32)
+        v = c * jnp.matmul((eye + eps * g / math.sqrt(n)).T, v, precision=_HI)
+        s = jnp.sum(v * v)
+        logn = logn + jnp.log(s)
+        return (v / jnp.sqrt(s), logn), logn
 
-        def back(carry, l):  # layers are i.i.d., so the order of drawing does not matter
-            v, logn = carry
-            g = jax.random.normal(jax.random.fold_in(kw, l), (n, n), jnp.float32)
-            v = c * jnp.matmul((eye + eps * g / math.sqrt(n)).T, v, precision=_HI)
-            s = jnp.sum(v * v)
-            logn = logn + jnp.log(s)
-            return (v / jnp.sqrt(s), logn), logn
-
-        _, logs = jax.lax.scan(back, (u, jnp.zeros((), jnp.float32)), jnp.arange(L))
-        return logs  # [L]: log(‖g_{L−l}‖²/‖g_L‖²) after l + 1 layers
-
-    return jax.vmap(one)(jax.random.split(key, samples))
+    _, logs = jax.lax.scan(back, (u, jnp.zeros((), jnp.float32)), jnp.arange(L))
+    return logs  # [L]: log(‖g_{L−l}‖²/‖g_L‖²) after l + 1 layers
 
 
-def _ni_logs(key, n, L, eps, normalised, samples):
+def _ni_logs(key, n, L, eps, normalised, samples, full):
+    """``[samples, L]`` float64: one network per member of ``vg.ensemble``."""
     c = 1 / math.sqrt(1 + eps**2) if normalised else 1.0
-    return np.asarray(_near_identity_logs(key, n, L, jnp.float32(eps), jnp.float32(c), samples), np.float64)
+    fn = functools.partial(_near_identity_member, n=n, L=L, eps=jnp.float32(eps), c=jnp.float32(c))
+    return np.asarray(member_values(fn, key, samples, full), np.float64)
 
 
 @claim(
@@ -332,7 +329,7 @@ def s5(key, full: bool):
     for i, (n, L, eps, N) in enumerate(cfgs):
         N = 4 * N if full else N
         r = _rmt.near_identity_log_rate(eps, n)
-        logs = _ni_logs(jax.random.fold_in(key, i), n, L, eps, True, N)
+        logs = _ni_logs(jax.random.fold_in(key, i), n, L, eps, True, N, full)
         e = estimate(logs[:, -1])
         rows.append(
             Comparison(
@@ -376,7 +373,7 @@ def s5_unnormalised(key, full: bool):
     n, L, eps = 32, 50, 0.5
     N = 8000 if full else 2000
     r = _rmt.near_identity_log_rate(eps, n, normalised=False)
-    e = estimate(_ni_logs(key, n, L, eps, False, N)[:, -1])
+    e = estimate(_ni_logs(key, n, L, eps, False, N, full)[:, -1])
     return [
         Comparison(
             label=f"n={n}, L={L}, ε={eps}: E log(‖g₀‖²/‖g_L‖²)",
@@ -391,26 +388,23 @@ def s5_unnormalised(key, full: bool):
 
 
 # ----------------------------------------------------------------------------- L2
-@functools.partial(jax.jit, static_argnums=(1, 2, 3))
-def _relu_log_norms(key, n, L, samples):
-    def one(key):
-        kw, kx, ku = jax.random.split(key, 3)
-        x = jax.random.normal(kx, (n,), jnp.float32)
-        u = jax.random.normal(ku, (n,), jnp.float32)
-        u = u / jnp.linalg.norm(u)
+def _relu_log_norm(key, *, n, L):
+    """log‖J u‖² of one He-initialised ReLU network (unit u, random input)."""
+    kw, kx, ku = jax.random.split(key, 3)
+    x = jax.random.normal(kx, (n,), jnp.float32)
+    u = jax.random.normal(ku, (n,), jnp.float32)
+    u = u / jnp.linalg.norm(u)
 
-        def layer(carry, l):
-            x, t, logn = carry
-            w = _gauss(jax.random.fold_in(kw, l), (n, n), math.sqrt(2.0 / n))
-            h = jnp.matmul(w, x, precision=_HI)
-            t = jnp.where(h > 0, jnp.matmul(w, t, precision=_HI), 0.0)
-            s = jnp.sum(t * t)  # 0 only if a whole layer is dead (probability 2⁻ⁿ)
-            return (jnp.maximum(h, 0.0), t / jnp.where(s > 0, jnp.sqrt(s), 1.0), logn + jnp.log(s)), None
+    def layer(carry, l):
+        x, t, logn = carry
+        w = _gauss(jax.random.fold_in(kw, l), (n, n), math.sqrt(2.0 / n))
+        h = jnp.matmul(w, x, precision=_HI)
+        t = jnp.where(h > 0, jnp.matmul(w, t, precision=_HI), 0.0)
+        s = jnp.sum(t * t)  # 0 only if a whole layer is dead (probability 2⁻ⁿ)
+        return (jnp.maximum(h, 0.0), t / jnp.where(s > 0, jnp.sqrt(s), 1.0), logn + jnp.log(s)), None
 
-        (_, _, logn), _ = jax.lax.scan(layer, (x, u, jnp.zeros((), jnp.float32)), jnp.arange(L))
-        return logn
-
-    return jax.vmap(one)(jax.random.split(key, samples))
+    (_, _, logn), _ = jax.lax.scan(layer, (x, u, jnp.zeros((), jnp.float32)), jnp.arange(L))
+    return logn
 
 
 @claim(
@@ -427,7 +421,8 @@ def l2(key, full: bool):
     cfgs = [(16, 16), (64, 16)] if not full else [(64, 64), (128, 64), (128, 128)]
     N = 8000 if full else 4000
     for i, (n, L) in enumerate(cfgs):
-        x = np.asarray(_relu_log_norms(jax.random.fold_in(key, i), n, L, N), np.float64)
+        fn = functools.partial(_relu_log_norm, n=n, L=L)
+        x = np.asarray(member_values(fn, jax.random.fold_in(key, i), N, full), np.float64)
         dead = int(np.sum(~np.isfinite(x)))
         x = x[np.isfinite(x)]  # condition on no fully dead layer, as the theory does
         beta = L / n
