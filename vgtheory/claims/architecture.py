@@ -24,6 +24,7 @@ from ..theory import _finite_size as finite_size
 from ..theory import _mechanisms as th
 from ._common import as_np as _np
 from .._numerics import acc_dtype as _f64  # float64 when x64 is on, else float32
+from ._common import member_values
 from ._common import mlp_and_inputs as _mlp_and_inputs
 from ._common import rbg_key as _rbg
 from .._numerics import HIGHEST as HI
@@ -71,8 +72,10 @@ def s8(key, full):
         act = activation(name)
         wr = th.width_ratio(act, 1.0)
         widths = [max(2, round(n0 * wr.ratio**l)) for l in range(L + 1)]
-        draw = jax.jit(jax.vmap(lambda kk: _s8_draw(kk, act, widths, 1.0, wr.alpha, batch)))
-        fL, f0, bL0, bLL = (_np(x) for x in draw(jax.random.split(jax.random.fold_in(key, k), m)))
+        draw = member_values(
+            lambda kk: _s8_draw(kk, act, widths, 1.0, wr.alpha, batch), jax.random.fold_in(key, k), m, full
+        )
+        fL, f0, bL0, bLL = (_np(x) for x in draw)
         fwd, bwd = ratio_estimate(fL, f0), ratio_estimate(bL0, bLL)
         # the realised widths are rounded; predict with them (exactly 1 for the ideal ratio)
         pb = math.prod(widths[l] * wr.beta / (widths[l - 1] * wr.alpha) for l in range(1, L + 1))
@@ -138,10 +141,9 @@ def s9(key, full):
     ns, ms = (128 if full else 64), (2048 if full else 160)
     k1, k2 = jax.random.split(key)
     a = 1.0 / math.sqrt(L)
-    # full mode: members in vmapped batches of 32 (all 1024 at once would need ~80 GB)
-    over = (lambda f: lambda ks: jax.lax.map(f, ks, batch_size=32)) if full else jax.vmap
-    deep = _np(jax.jit(over(lambda k: _s9_gains(k, n, L, (1, 1), (a, 1))))(jax.random.split(k1, m)))
-    shallow = _np(jax.jit(over(lambda k: _s9_gains(k, ns, Ls, (1, 0), (1, 1))))(jax.random.split(k2, ms)))
+    # members stream through vg.ensemble (full mode: chunked; all 1024 at once would need ~80 GB)
+    deep = _np(member_values(lambda k: _s9_gains(k, n, L, (1, 1), (a, 1)), k1, m, full))
+    shallow = _np(member_values(lambda k: _s9_gains(k, ns, Ls, (1, 0), (1, 1)), k2, ms, full))
     e_small, e_log = estimate(np.exp(deep[:, 0])), estimate(deep[:, 1])
     e_res, e_plain = estimate(np.exp(shallow[:, 0])), estimate(np.exp(shallow[:, 1]))
     return [
@@ -230,11 +232,7 @@ def s10(key, full):
             ),
         )
     ):
-        s = _np(
-            jax.jit(jax.vmap(lambda k: _s10_draw(k, act, n, B, L, sw2, norm)))(
-                jax.random.split(jax.random.fold_in(key, i), m)
-            )
-        )
+        s = _np(member_values(lambda k: _s10_draw(k, act, n, B, L, sw2, norm), jax.random.fold_in(key, i), m, full))
         e = estimate(s)
         rows.append(
             Comparison(
@@ -274,9 +272,7 @@ def l6(key, full):
     rows = []
     for i, name in enumerate(("relu", "tanh")):
         act = activation(name)
-        s = _np(
-            jax.jit(jax.vmap(lambda k: _l6_slope(k, act, n, B, L, 4)))(jax.random.split(jax.random.fold_in(key, i), m))
-        )
+        s = _np(member_values(lambda k: _l6_slope(k, act, n, B, L, 4), jax.random.fold_in(key, i), m, full))
         e = estimate(s)
         rate = th.bn_gradient_rate(act)
         rows.append(
@@ -369,7 +365,7 @@ def l10(key, full):
     eps = jnp.asarray([1e-2, 1e-3, 1e-4] if f64 == jnp.float64 else [1e-1, 3e-2, 1e-2], f64)
     T, d, m = 16, 32, (64 if full else 16)
     rows = []
-    slopes = _np(jax.jit(jax.vmap(lambda k: _l10_slopes(k, eps, T, d)))(jax.random.split(key, m)))
+    slopes = _np(member_values(lambda k: _l10_slopes(k, eps, T, d), key, m, full))
     for i, variant in enumerate(_L10_VARIANTS):
         e = estimate(slopes[:, i])
         p = th.rank_collapse_exponent(variant)
