@@ -19,6 +19,7 @@ from .._claims import Comparison, claim
 from .._lyapunov import lyapunov_spectrum
 from .._rnn import init_lstm, lstm_forget_gate, lstm_step, recurrent_matrix
 from .._stats import estimate
+from ._common import member_values
 from ..theory import _lyapunov_theory as th
 from .._numerics import HIGHEST as _HI
 from .._numerics import acc_dtype as _dt  # float64 when x64 is on, else float32
@@ -57,7 +58,7 @@ def _l3(key, full):
         # (σ_min has density ~ 1 at 0), which would break CholeskyQR over longer intervals
         return lyapunov_spectrum(_matrix_step, None, jnp.ones(n, dt), ws, steps=t).exponents
 
-    lam = jax.jit(jax.vmap(one))(jax.random.split(key, draws))
+    lam = member_values(one, key, draws, full)
     est = estimate(lam)
     pred = np.asarray(th.gaussian_product_exponents(n, s2, dt))
     rows = []
@@ -114,13 +115,14 @@ def _l7(key, full):
         w = np.asarray(recurrent_matrix(jax.random.split(k)[0], n, dtype=dt), np.float64)
         return math.log(np.max(np.abs(np.linalg.eigvals(w))))
 
-    run = jax.jit(jax.vmap(one, in_axes=(0, None)))
-    keys = jax.random.split(key, draws)
+    gains = (0.8, 1.5, 2.0)
+    # one network per member (fold_in keys), run at every gain (vmapped inside the member)
+    lams = member_values(lambda k: jax.vmap(lambda g: one(k, g))(jnp.asarray(gains, dt)), key, draws, full)
     rows = []
     g = 0.8
-    lam = run(keys, jnp.asarray(g, dt))
+    lam = lams[:, 0]
     ne = min(draws, 6)  # dense eigenvalues are the costly part; the per-draw check is tight
-    lin = math.log(g) + jnp.asarray([radius(k) for k in keys[:ne]], dt)
+    lin = math.log(g) + jnp.asarray([radius(jax.random.fold_in(key, i)) for i in range(ne)], dt)
     d = estimate(lam[:ne] - lin)
     rows.append(
         Comparison(
@@ -136,8 +138,8 @@ def _l7(key, full):
             "log g (ignores ρ(W) > 1 at finite N)",
         )
     )
-    for g in (1.5, 2.0):
-        e = estimate(run(keys, jnp.asarray(g, dt)))
+    for i, g in enumerate(gains[1:], 1):
+        e = estimate(lams[:, i])
         mf = _f(th.rnn_mean_field_exponent(g))
         rows.append(
             Comparison(
@@ -222,7 +224,7 @@ def _s6(key, full):
         excess = (r.log_sq_norms - r.log_sq_norms[-1]) / 2 - th.s6_log_bound(s, 1.0, lag)
         return jnp.max(jnp.where(lag > 0, excess, -jnp.inf))
 
-    ex = jax.jit(jax.vmap(one))(jax.random.split(key, draws))
+    ex = member_values(one, key, draws, full)
     rows = [
         Comparison(
             label=f"tanh RNN N={n}, σ_max(W)={s}, T={t}: max over draws, t of log(‖δ_t‖/‖δ_T‖) − (T−t) log(σ_max γ)",
@@ -246,7 +248,7 @@ def _s6(key, full):
         r = bptt_gradient_norms(_lin_w, w, jnp.zeros(n, dt), xs, steps=t, cotangent=cot)
         return jnp.max(jnp.abs(r.log_sq_norms - r.log_sq_norms[-1]) / 2)
 
-    dev = jax.jit(jax.vmap(orth))(jax.random.split(jax.random.fold_in(key, 7), draws))
+    dev = member_values(orth, jax.random.fold_in(key, 7), draws, full)
     rows.append(
         Comparison(
             label=f"orthogonal W, linear φ, N={n}, T={t}: max over draws, t of |log(‖δ_t‖/‖δ_T‖)|",
@@ -397,7 +399,7 @@ def _train(key, clip_norm, n, t, steps, lr, batch, gain):
         p, state = carry
         val, g = jax.value_and_grad(loss)(p, k)
         upd, state = opt.update(g, state, p)
-        return (optax.apply_updates(p, upd), state), (val, optax.global_norm(upd), optax.global_norm(g))
+        return (optax.apply_updates(p, upd), state), (val, optax.tree.norm(upd), optax.tree.norm(g))
 
     _, (vals, un, gn) = jax.lax.scan(body, (p, state), jax.random.split(kd, steps))
     return vals, un, gn
@@ -416,10 +418,12 @@ def _s14(key, full):
         (32, 30, 300, 0.01, 1.0, 32, 32, 1.5) if full else (16, 20, 60, 0.01, 1.0, 16, 12, 1.5)
     )
     dt = _dt()
-    run = jax.jit(jax.vmap(lambda k, cn: _train(k, cn, n, t, steps, lr, batch, gain), in_axes=(0, None)))
-    keys = jax.random.split(key, seeds)
-    v_c, u_c, g_c = run(keys, jnp.asarray(c, dt))
-    v_u, _, g_u = run(keys, jnp.asarray(jnp.inf, dt))
+    # one run per member (fold_in keys), clipped and unclipped from the same initialisation and batches
+    clips = jnp.asarray([c, jnp.inf], dt)
+    vals, upds, grads = member_values(
+        lambda k: jax.vmap(lambda cn: _train(k, cn, n, t, steps, lr, batch, gain))(clips), key, seeds, full
+    )
+    (v_c, u_c, g_c), (v_u, g_u) = (vals[:, 0], upds[:, 0], grads[:, 0]), (vals[:, 1], grads[:, 1])
     desc = f"ReLU RNN N={n}, gain {gain}, T={t}, SGD η={lr}, {steps} steps, {seeds} runs"
     gmax = _f(jnp.nanmax(jnp.where(jnp.isfinite(g_u), g_u, jnp.nan)))
     rows = [
