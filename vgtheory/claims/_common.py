@@ -37,7 +37,7 @@ def member_keys(key, n):
     return jax.random.split(key, n)
 
 
-def member_samples(fn, key, m: int, full: bool):
+def member_samples(fn, key, m: int, full: bool, chunk_size: int | None = None):
     """``fn(key) -> pytree`` over ``m`` members through :func:`vgtheory.ensemble`, with the samples.
 
     Member ``i`` gets ``fold_in(key, i)``. At full settings the members run in chunks whose
@@ -45,18 +45,22 @@ def member_samples(fn, key, m: int, full: bool):
     memory analysis); a whole full ensemble in one ``vmap`` needed 22–172 GB (S3, S3.xavier-tanh,
     L1) and failed on CPU. Quick settings run as one chunk (no probe compilations).
 
+    ``chunk_size`` fixes the members per chunk instead (1: one member at a time, for a member
+    whose work does not gain from batching, e.g. a long training run with while-loop solvers).
+
     Returns:
       The :class:`vgtheory.EnsembleResult`; ``.samples`` holds the per-member values
       (``m`` rows per leaf: a few floats per member).
     """
     from .._ensemble import ensemble
 
-    return ensemble(fn, key, m, chunk_size="auto" if full else None, keep_samples=True, progress=False)
+    chunk = chunk_size if chunk_size is not None else "auto" if full else None
+    return ensemble(fn, key, m, chunk_size=chunk, keep_samples=True, progress=False)
 
 
-def member_values(fn, key, m: int, full: bool):
+def member_values(fn, key, m: int, full: bool, chunk_size: int | None = None):
     """The per-member values of :func:`member_samples`: ``fn``'s pytree with a leading ``[m]`` axis."""
-    samples = member_samples(fn, key, m, full).samples
+    samples = member_samples(fn, key, m, full, chunk_size).samples
     assert samples is not None  # member_samples keeps them
     return samples
 
