@@ -26,6 +26,7 @@ from .._stats import variance_estimate
 from .._underflow import DTYPES, underflow_step
 from ..theory import _mechanisms as th
 from ._common import as_np as _np
+from ._common import member_values
 from .._numerics import acc_dtype as _f64  # float64 when x64 is on, else float32
 from ._common import mlp_and_inputs as _mlp_and_inputs
 from ._common import rbg_key as _rbg
@@ -37,18 +38,18 @@ SEED_2 = "seeds/002 (从悄声到寂静: 下溢; 时空回响)"
 
 
 # ----------------------------------------------------------------------------- S11
-def _dead_fraction(key, width, depth, m):
-    def one(k):
+def _dead_fraction(key, width, depth, m, full):
+    def one(k):  # one network per member of vg.ensemble: 1 if its output is identically 0
         p, x = _mlp_and_inputs(k, width, depth, 2.0, 1)  # He init, no biases
-        return jnp.all(mlp_apply(p, x[0], "relu") == 0)
+        return jnp.all(mlp_apply(p, x[0], "relu") == 0).astype(jnp.float32)
 
-    return float(jnp.mean(jax.jit(jax.vmap(one))(jax.random.split(key, m))))
+    return float(np.mean(_np(member_values(one, key, m, full))))
 
 
 @functools.lru_cache(maxsize=4)
-def _dead_fractions(key_data: tuple, m: int):
+def _dead_fractions(key_data: tuple, m: int, full: bool):
     key = jnp.asarray(key_data, jnp.uint32)
-    return tuple(_dead_fraction(jax.random.fold_in(key, i), w, L, m) for i, (w, L) in enumerate(_DYING))
+    return tuple(_dead_fraction(jax.random.fold_in(key, i), w, L, m, full) for i, (w, L) in enumerate(_DYING))
 
 
 _DYING = ((3, 10), (2, 10))
@@ -58,7 +59,7 @@ def _s11_common(key, full):
     f64 = _f64()
     m = 40000 if full else 8000
     rows = []
-    fractions = _dead_fractions(tuple(np.asarray(jax.random.key_data(key)).ravel().tolist()), m)
+    fractions = _dead_fractions(tuple(np.asarray(jax.random.key_data(key)).ravel().tolist()), m, full)
     for p, (w, L) in zip(fractions, _DYING):
         pred = th.dying_relu_probability([w] * L)
         rows.append(
