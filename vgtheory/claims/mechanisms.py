@@ -29,7 +29,6 @@ from ._common import as_np as _np
 from ._common import member_values
 from .._numerics import acc_dtype as _f64  # float64 when x64 is on, else float32
 from ._common import mlp_and_inputs as _mlp_and_inputs
-from ._common import rbg_key as _rbg
 from ._common import rtol_for as _rtol
 
 SEED_0 = "seeds/000 (梯度消失: 解决方案与缓解策略)"
@@ -393,8 +392,13 @@ def l9(key, full):
     nmax = 8 if full else 5
     depth, m = 10 * nmax, (4000 if full else 1000)
     ns = list(range(2, nmax + 1))
-    run = jax.jit(jax.vmap(lambda a, k: random_circuit_gradients(_rbg(k), nmax, depth, m, n_active=a).grads))
-    g = _np(run(jnp.asarray(ns), jax.random.split(key, len(ns))))
+    active = jnp.asarray(ns)
+
+    def member(k):  # one random circuit per member and qubit count (independent angles for each n)
+        one = lambda a: random_circuit_gradients(jax.random.fold_in(k, a), nmax, depth, 1, n_active=a).grads[0]
+        return jax.vmap(one)(active)
+
+    g = _np(member_values(member, key, m, full)).T  # [len(ns), m]
     rows = []
     for i, n in enumerate(ns):
         v = variance_estimate(g[i])
