@@ -51,6 +51,23 @@ def key(seed: int):
     return jax.random.key(seed)
 
 
+def members(fn, key, n: int):
+    """``fn(key)`` for ``n`` random initialisations through ``vg.ensemble`` (member i gets
+    ``fold_in(key, i)``): the per-member values, each leaf with a leading ``[n]`` axis."""
+    import vgtheory as vg
+
+    samples = vg.ensemble(fn, key, n, keep_samples=True, progress=False).samples
+    assert samples is not None
+    return jax.tree_util.tree_map(np.asarray, samples)
+
+
+def sweep(fn, key, n: int, settings):
+    """``fn(key, s)`` for ``n`` members (:func:`members`), each run at every setting ``s`` of the
+    array ``settings`` (vmapped inside the member: one compilation); leaves ``[settings, n, ...]``."""
+    out = members(lambda k: jax.vmap(lambda s: fn(k, s))(settings), key, n)
+    return jax.tree_util.tree_map(lambda a: np.swapaxes(a, 0, 1), out)
+
+
 def save(fig, out_dir: str, name: str, pdf: bool = True) -> list[str]:
     """Writes ``name.png`` (and ``name.pdf``) under ``out_dir`` without dates; returns paths."""
     os.makedirs(out_dir, exist_ok=True)

@@ -47,8 +47,7 @@ def _autonomous(key, n, t, draws):
         r = vg.bptt_gradient_norms(_tanh_step, w, h0, steps=t)
         return r.log_sq_norms / 2, jnp.linalg.norm(w, ord=2)
 
-    run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
-    logs, smax = run(jax.random.split(key, draws), jnp.asarray(GAINS))
+    logs, smax = C.sweep(one, key, draws, jnp.asarray(GAINS))
     return _stats(logs), np.asarray(smax).mean(1)
 
 
@@ -66,8 +65,7 @@ def _cells(key, n, t, draws):
         ]
         return jnp.stack([o.log_sq_norms / 2 for o in out])
 
-    run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
-    logs = np.asarray(run(jax.random.split(key, draws), jnp.asarray([0.0, 1.0])))  # [bf, draws, cell, T+1]
+    logs = C.sweep(one, key, draws, jnp.asarray([0.0, 1.0]))  # [bf, draws, cell, T+1]
     return _stats(np.moveaxis(logs, 2, 1))  # [bf, cell, T+1]
 
 

@@ -31,8 +31,7 @@ def _sim(key, n, depth, draws):
         g = jax.random.normal(kg, (n,), jnp.float32)
         return vg.gradient_flow(p, x, "linear", g / jnp.linalg.norm(g)).log_sq_norms
 
-    run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
-    logs = np.asarray(run(jax.random.split(key, draws), jnp.asarray(SIGMA2, jnp.float32)), np.float64)
+    logs = np.asarray(C.sweep(one, key, draws, jnp.asarray(SIGMA2, jnp.float32)), np.float64)
     r = np.exp(logs - logs[..., -1:])  # [sigma, draws, L+1]
     return r.mean(1), r.std(1, ddof=1) / np.sqrt(draws)
 

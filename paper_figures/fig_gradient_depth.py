@@ -39,8 +39,7 @@ def _sim(key, sigma_w2, n, depth, draws):
         g = g / jnp.linalg.norm(g)
         return jnp.stack([vg.gradient_flow(p, x, a, g).log_sq_norms for a in ACTS])
 
-    run = jax.jit(jax.vmap(one, in_axes=(0, None)))
-    logs = np.asarray(run(jax.random.split(key, draws), jnp.float32(sigma_w2)), np.float64)
+    logs = np.asarray(C.members(lambda k: one(k, jnp.float32(sigma_w2)), key, draws), np.float64)
     ratio = np.exp(logs - logs[..., -1:])  # [draws, acts, L+1]
     return ratio.mean(0), ratio.std(0, ddof=1) / np.sqrt(draws)
 

@@ -55,7 +55,7 @@ def _spectra(key, n, depth, draws, act, init, sw2, q0):
         x = jnp.sqrt(q0) * jax.random.normal(kx, (n,), jnp.float64)
         return vg.singular_values(vg.mlp_jacobian(p, x, act), method="svd") ** 2
 
-    return np.asarray(jax.jit(jax.vmap(one))(jax.random.split(key, draws)))  # [draws, n]
+    return C.members(one, key, draws)  # [draws, n]
 
 
 def _hist(lam, edges):

@@ -42,8 +42,7 @@ def _lmax(key, gains, n, steps, warm, draws):
         h0 = jax.random.normal(kh, (n,), jnp.float64)
         return vg.lyapunov_spectrum(_tanh_step, w, h0, steps=steps, warmup=warm, k=1, reortho=5).exponents[0]
 
-    run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None)), in_axes=(None, 0)))
-    r = np.asarray(run(jax.random.split(key, draws), jnp.asarray(gains)))
+    r = C.sweep(one, key, draws, jnp.asarray(gains))
     return r.mean(1), r.std(1, ddof=1) / np.sqrt(draws)
 
 
@@ -58,9 +57,8 @@ def _full(key, n, steps, warm, draws, gain):
         h0 = jax.random.normal(kh, (n,), jnp.float64)
         return vg.lyapunov_spectrum(_tanh_step, w, h0, steps=steps, warmup=warm, reortho=1).exponents
 
-    keys = jax.random.split(key, draws)
-    p = np.asarray(jax.jit(jax.vmap(prod))(keys))
-    r = np.asarray(jax.jit(jax.vmap(rnn))(keys))
+    p = C.members(prod, key, draws)
+    r = C.members(rnn, key, draws)
     s = lambda a: (a.mean(0), a.std(0, ddof=1) / np.sqrt(draws))
     return s(p), s(r)
 

@@ -51,8 +51,7 @@ def _slice_sim(key, sw2s, n, depth, skip, draws):
         return jnp.mean(jnp.exp(logs[:-1] - logs[1:])[skip:])
 
     qs = jax.jit(jax.vmap(lambda w: vg.theory.qstar("tanh", w, SB2_SLICE)))(jnp.asarray(sw2s))
-    run = jax.jit(jax.vmap(jax.vmap(one, in_axes=(0, None, None)), in_axes=(None, 0, 0)))
-    r = np.asarray(run(jax.random.split(key, draws), jnp.asarray(sw2s), qs))  # [sw2, draws]
+    r = C.sweep(lambda k, s: one(k, s[0], s[1]), key, draws, jnp.stack([jnp.asarray(sw2s), qs], axis=1))  # [sw2, draws]
     return r.mean(1), r.std(1, ddof=1) / np.sqrt(draws)
 
 

@@ -42,7 +42,7 @@ def _gains(key, n, depth, draws):
             ]
         )
 
-    g = np.exp(np.asarray(jax.jit(jax.vmap(one))(jax.random.split(key, draws))))  # [draws, 3, L+1]
+    g = np.exp(C.members(one, key, draws))  # [draws, 3, L+1]
     return g.mean(0), g.std(0, ddof=1) / np.sqrt(draws)
 
 
