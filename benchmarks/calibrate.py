@@ -185,9 +185,9 @@ def _save(path, state):
 
 def collect(args) -> dict:
     from vgtheory._claims import all_claims, run_claim
-    from vgtheory._cli import _setup_jax, claim_key, environment, select
+    from vgtheory._cli import setup_jax, claim_key, environment, select
 
-    _setup_jax(cache=True)
+    setup_jax(cache=True)
     state = {"claims": {}, "timing": {}}
     if os.path.exists(args.json):
         with open(args.json) as f:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf as _erf
 
-from ._checks import ArgumentTypeError, _short, check_scalar, concrete
+from ._checks import ArgumentTypeError, short_repr, check_scalar, concrete
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +109,7 @@ def _check_elementwise(argname: str, f: Callable, what: str) -> None:
             f"calling it on a float32 array of shape (2, 3) failed: {e}"
         ) from None
     if getattr(out, "shape", None) != (2, 3) or not jnp.issubdtype(out.dtype, jnp.floating):
-        got = f"{out.shape} {out.dtype}" if hasattr(out, "shape") else _short(out)
+        got = f"{out.shape} {out.dtype}" if hasattr(out, "shape") else short_repr(out)
         raise ValueError(
             f"{argname}: expected an elementwise {what} (an array in, the same shape out); "
             f"for a float32 input of shape (2, 3) it returned {got}."
@@ -136,9 +136,9 @@ _WRAPPED: "weakref.WeakKeyDictionary[Callable, Activation]" = weakref.WeakKeyDic
 
 def _wrap(fn: Callable, deriv: Callable | None, deriv_bound, name, argname) -> Activation:
     if not callable(fn):
-        raise ArgumentTypeError(f"{argname}: expected a callable, got {_short(fn)}.")
+        raise ArgumentTypeError(f"{argname}: expected a callable, got {short_repr(fn)}.")
     if deriv is not None and not callable(deriv):
-        raise ArgumentTypeError(f"deriv: expected a callable φ', got {_short(deriv)}.")
+        raise ArgumentTypeError(f"deriv: expected a callable φ', got {short_repr(deriv)}.")
     if deriv_bound != math.inf:  # inf: unknown (the default)
         check_scalar("deriv_bound", deriv_bound, nonneg=True)
     _check_elementwise(argname, fn, "activation")
@@ -183,7 +183,7 @@ def as_activation(act, argname: str = "act") -> Activation:
             pass
         return a
     raise ArgumentTypeError(
-        f"{argname}: expected an activation name (str), an Activation or an elementwise callable, got {_short(act)}."
+        f"{argname}: expected an activation name (str), an Activation or an elementwise callable, got {short_repr(act)}."
     )
 
 
@@ -296,7 +296,7 @@ def activation(name, **params) -> Activation:
         return act
     if not isinstance(name, str):
         raise ArgumentTypeError(
-            f"name: expected an activation name (str), an Activation or an elementwise callable, got {_short(name)}."
+            f"name: expected an activation name (str), an Activation or an elementwise callable, got {short_repr(name)}."
         )
     act = _make(name, **params)
     allowed = {"leaky_relu": {"alpha"}, "elu": {"alpha"}, "prelu": {"a"}}.get(name, set())

@@ -34,7 +34,7 @@ def concrete(x) -> np.ndarray | None:
         return None
 
 
-def _short(value) -> str:
+def short_repr(value) -> str:
     """One-line repr of ``value``, at most 80 characters, for messages."""
     r = " ".join(repr(value).split())
     return r if len(r) <= 80 else r[:77] + "..."
@@ -44,7 +44,7 @@ def _dtype(name: str, x):
     try:
         return jnp.result_type(x)
     except TypeError:
-        raise ArgumentTypeError(f"{name}: expected a numeric array, got {_short(x)}.") from None
+        raise ArgumentTypeError(f"{name}: expected a numeric array, got {short_repr(x)}.") from None
 
 
 def check_scalar(name: str, value, *, nonneg: bool = False, positive: bool = False) -> None:
@@ -54,7 +54,7 @@ def check_scalar(name: str, value, *, nonneg: bool = False, positive: bool = Fal
     except jax.errors.ConcretizationTypeError:
         return  # traced: a sweep inside the caller's jit
     except (TypeError, ValueError):
-        raise ArgumentTypeError(f"{name}: expected a real number, got {_short(value)}.") from None
+        raise ArgumentTypeError(f"{name}: expected a real number, got {short_repr(value)}.") from None
     if not math.isfinite(v) or (nonneg and v < 0) or (positive and v <= 0):
         want = "a positive" if positive else "a non-negative" if nonneg else "a"
         raise ValueError(f"{name}: expected {want} finite number, got {v}.")
@@ -68,7 +68,7 @@ def check_int(name: str, value, lo: int = 1, hi: int | None = None, what: str = 
     want = f"an int ≥ {lo}" if hi is None else f"an int in [{lo}, {hi}]"
     want += f" ({what})" if what else ""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ArgumentTypeError(f"{name}: expected {want}, got {_short(value)}.")
+        raise ArgumentTypeError(f"{name}: expected {want}, got {short_repr(value)}.")
     if value < lo or (hi is not None and value > hi):
         raise ValueError(f"{name}: expected {want}, got {value}.")
     return int(value)
@@ -77,13 +77,13 @@ def check_int(name: str, value, lo: int = 1, hi: int | None = None, what: str = 
 def check_callable(name: str, f, what: str = "") -> None:
     """``f`` must be callable; ``what`` shows its expected signature, e.g. ``"f(y) -> dy/dt"``."""
     if not callable(f):
-        raise ArgumentTypeError(f"{name}: expected a callable {what}".rstrip() + f", got {_short(f)}.")
+        raise ArgumentTypeError(f"{name}: expected a callable {what}".rstrip() + f", got {short_repr(f)}.")
 
 
 def check_bool(name: str, value) -> bool:
     """``value`` must be a Python/NumPy bool (a static switch, e.g. ``full_output``); returns it."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ArgumentTypeError(f"{name}: expected a bool, got {_short(value)}.")
+        raise ArgumentTypeError(f"{name}: expected a bool, got {short_repr(value)}.")
     return bool(value)
 
 
@@ -106,7 +106,7 @@ def check_float_dtype(name: str, dtype) -> np.dtype:
     try:
         dt = jnp.dtype(dtype)
     except TypeError:
-        raise ArgumentTypeError(f"{name}: expected a floating dtype, got {_short(dtype)}.") from None
+        raise ArgumentTypeError(f"{name}: expected a floating dtype, got {short_repr(dtype)}.") from None
     if not jnp.issubdtype(dt, jnp.floating):
         raise ArgumentTypeError(f"{name}: expected a floating dtype, got {dt}.")
     return dt
@@ -162,7 +162,7 @@ def check_precision(precision, *, scoped: bool = False, name: str = "precision")
             f"jax.lax.DotAlgorithmPreset (or its name, e.g. 'F32_F32_F32') or a jax.lax.DotAlgorithm"
         )
         err = ValueError if isinstance(precision, (str, tuple, list)) else ArgumentTypeError
-        raise err(f"{name}: expected {want}, got {_short(precision)}.")
+        raise err(f"{name}: expected {want}, got {short_repr(precision)}.")
     if not scoped:
         return precision
     scoped_value = (
@@ -182,7 +182,7 @@ def check_precision(precision, *, scoped: bool = False, name: str = "precision")
         f"{name}: this function sets it as jax.default_matmul_precision while tracing, "
         f"which takes None, one of {PRECISION_NAMES}, a jax.lax.Precision or a "
         f"jax.lax.DotAlgorithmPreset other than DEFAULT (not a pair, a DotAlgorithm, "
-        f"'fastest' or 'bfloat16_3x'), got {_short(precision)}."
+        f"'fastest' or 'bfloat16_3x'), got {short_repr(precision)}."
     )
 
 
@@ -194,10 +194,10 @@ def _array_shape(name: str, x, what: str) -> tuple:
         try:
             return np.shape(np.asarray(x))
         except Exception:  # ragged, tracers inside, objects
-            raise ArgumentTypeError(f"{name}: expected {what}, got {_short(x)}.") from None
+            raise ArgumentTypeError(f"{name}: expected {what}, got {short_repr(x)}.") from None
     if isinstance(x, (int, float, complex, np.generic)) or (hasattr(x, "shape") and hasattr(x, "dtype")):
         return jnp.shape(x)
-    raise ArgumentTypeError(f"{name}: expected {what}, got {_short(x)}.")
+    raise ArgumentTypeError(f"{name}: expected {what}, got {short_repr(x)}.")
 
 
 def check_vector(name: str, x, size: int | None = None) -> None:
@@ -270,7 +270,7 @@ def check_output(
         raise ValueError(f"{blame or name}: {call} failed: {e}") from None
     if not hasattr(out, "shape") or out.shape != tuple(shape) or (dtype is not None and out.dtype != dtype):
         want = f"shape {tuple(shape)}" + (f" and dtype {jnp.dtype(dtype)}" if dtype is not None else "")
-        got = f"{out.shape} {out.dtype}" if hasattr(out, "shape") else _short(out)
+        got = f"{out.shape} {out.dtype}" if hasattr(out, "shape") else short_repr(out)
         raise ValueError(f"{name}: expected {call} to return {want}, got {got}.")
     return out
 

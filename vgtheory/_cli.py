@@ -13,7 +13,7 @@ import time
 from ._claims import claim_key as claim_key  # (its home is _claims; importable here as before)
 
 
-def _setup_jax(cache: bool, x64: bool = True):
+def setup_jax(cache: bool, x64: bool = True):
     import jax
 
     jax.config.update("jax_enable_x64", x64)  # float64 references; library dtypes are explicit
@@ -173,7 +173,7 @@ def results_json(results, k, args, env) -> dict:
 
 
 def cmd_verify(args) -> int:
-    _setup_jax(not args.no_cache)
+    setup_jax(not args.no_cache)
     from ._claims import all_claims, family_k, run_claim
 
     user = load_user_claims(args)
@@ -251,7 +251,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    _setup_jax(not args.no_cache)
+    setup_jax(not args.no_cache)
     from ._figures import run_figures
 
     return run_figures(out=args.out, smoke=args.smoke, only=args.only)

@@ -37,7 +37,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import ArgumentTypeError, _short, check_callable, check_int, check_precision
+from ._checks import ArgumentTypeError, short_repr, check_callable, check_int, check_precision
 from ._ensemble import ensemble
 from ._module_flow import module_gradient_flow
 from ._numerics import wide_dtype as _wide
@@ -152,7 +152,7 @@ def _kind(problem: Problem) -> str:
         return "callable"
     raise ArgumentTypeError(
         f"model: expected a Flax linen module, a function model(params, x) or None "
-        f"(nnx: init returns the module), got {_short(problem.model)}."
+        f"(nnx: init returns the module), got {short_repr(problem.model)}."
     )
 
 
@@ -177,7 +177,7 @@ def _functional(problem: Problem, kind: str, key):
         module = problem.init(key)
         if not isinstance(module, nnx.Module):
             raise ArgumentTypeError(
-                f"init: with model=None, expected init(key) to return an nnx module, got {_short(module)}."
+                f"init: with model=None, expected init(key) to return an nnx module, got {short_repr(module)}."
             )
         graphdef, params, rest = nnx.split(module, nnx.Param, ...)
         return module, None, params, lambda p, x: nnx.merge(graphdef, p, rest)(x)
@@ -331,7 +331,7 @@ def diagnose(
       TypeError, ValueError: a malformed ``problem`` (naming the field), bad counts.
     """
     if not isinstance(problem, Problem):
-        raise ArgumentTypeError(f"problem: expected a vg.Problem, got {_short(problem)}.")
+        raise ArgumentTypeError(f"problem: expected a vg.Problem, got {short_repr(problem)}.")
     members = check_int("members", members, lo=2)
     hessian_members = check_int("hessian_members", hessian_members, lo=1)
     hessian_k = check_int("hessian_k", hessian_k, lo=1)

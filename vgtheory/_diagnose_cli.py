@@ -80,10 +80,10 @@ def add_parser(sub) -> None:
 
 
 def cmd_diagnose(args) -> int:
-    from ._cli import _setup_jax
+    from ._cli import setup_jax
 
     # The user's model runs as it would in their own session: float32 unless it asks for more.
-    jax = _setup_jax(cache=not args.no_cache, x64=args.x64)
+    jax = setup_jax(cache=not args.no_cache, x64=args.x64)
     from ._diagnose import diagnose
 
     t0 = time.time()

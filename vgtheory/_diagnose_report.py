@@ -13,7 +13,7 @@ import json
 import math
 import os
 
-from ._report import _CSS, _num
+from ._report import CSS, format_number
 
 LN10 = math.log(10.0)
 
@@ -163,11 +163,11 @@ def _html(diag, figs) -> str:
     if "top" in hess:
         for name in ("top", "bottom"):
             for i, (m, s) in enumerate(zip(hess[name]["mean"], hess[name]["se"])):
-                hrows += f"<tr><td>{name} {i + 1}</td><td class=num>{_num(m)}</td><td class=num>{_num(s)}</td></tr>"
+                hrows += f"<tr><td>{name} {i + 1}</td><td class=num>{format_number(m)}</td><td class=num>{format_number(s)}</td></tr>"
         hrows = f"<h2>Hessian eigenvalues</h2><table><tr><th>which</th><th>mean</th><th>SE</th></tr>{hrows}</table>"
     return (
         f"<!doctype html><html><head><meta charset=utf-8><title>vgtheory diagnose: {e(diag.config['name'])}"
-        f"</title><style>{_CSS}</style></head><body><h1>Gradient health: {e(diag.config['name'])}</h1>"
+        f"</title><style>{CSS}</style></head><body><h1>Gradient health: {e(diag.config['name'])}</h1>"
         f"<p class=small>{diag.config['members']} initialisations; every number is mean ± SE over them "
         f"unless said; all numbers are in <code>diagnosis.json</code>.</p>"
         f"<h2>Findings</h2><table><tr><th>topic</th><th>verdict</th><th>evidence</th></tr>{rows}</table>"

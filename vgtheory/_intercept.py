@@ -1,6 +1,6 @@
 """Recording module outputs while a model runs: linen interception, nnx wrappers, ``vg.tap``.
 
-A :class:`_Recorder` on a thread-local stack sees every submodule output (and every
+A :class:`Recorder` on a thread-local stack sees every submodule output (and every
 :func:`tap`) in call order. In its discovery pass it records their shapes; in the
 differentiated pass it adds a zero perturbation to each, so that the gradient with respect
 to the perturbation is the gradient with respect to the output
@@ -17,13 +17,13 @@ from typing import Any, Mapping
 import jax
 import jax.numpy as jnp
 
-from ._checks import ArgumentTypeError, _short
+from ._checks import ArgumentTypeError, short_repr
 
 PyTree = Any
 
 
 # ----------------------------------------------------------------------------- recording
-class _Recorder:
+class Recorder:
     """Collects module outputs: ``perts is None`` records their shapes (discovery pass);
     otherwise adds ``perts[key]`` (zeros, differentiated) to each output's floating leaves."""
 
@@ -56,7 +56,7 @@ class _Recorder:
 
     def add(self, key: str, value):
         leaves, treedef = jax.tree_util.tree_flatten(value)
-        floats = [i for i, v in enumerate(leaves) if _is_float(v)]
+        floats = [i for i, v in enumerate(leaves) if is_float(v)]
         if self.perts is None:
             self.shapes[key] = tuple(
                 jax.ShapeDtypeStruct(jnp.shape(leaves[i]), jnp.result_type(leaves[i])) for i in floats
@@ -67,7 +67,7 @@ class _Recorder:
         return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _is_float(v) -> bool:
+def is_float(v) -> bool:
     try:
         return jnp.issubdtype(jnp.result_type(v), jnp.floating)
     except TypeError:
@@ -77,13 +77,13 @@ def _is_float(v) -> bool:
 _STACK = threading.local()
 
 
-def _active() -> _Recorder | None:
+def _active() -> Recorder | None:
     stack = getattr(_STACK, "stack", None)
     return stack[-1] if stack else None
 
 
 @contextmanager
-def _recording(rec: _Recorder):
+def recording(rec: Recorder):
     stack = _STACK.__dict__.setdefault("stack", [])
     stack.append(rec)
     try:
@@ -117,7 +117,7 @@ def tap(x: PyTree, name: str) -> PyTree:
       (['hidden'], -inf)
     """
     if not isinstance(name, str) or not name:
-        raise ArgumentTypeError(f"name: expected a non-empty string, got {_short(name)}.")
+        raise ArgumentTypeError(f"name: expected a non-empty string, got {short_repr(name)}.")
     rec = _active()
     if rec is None:
         return x
@@ -125,7 +125,7 @@ def tap(x: PyTree, name: str) -> PyTree:
 
 
 # ----------------------------------------------------------------------------- model kinds
-def _kind(model) -> str:
+def model_kind(model) -> str:
     try:
         import flax.linen as nn
         from flax import nnx
@@ -137,7 +137,9 @@ def _kind(model) -> str:
         return "nnx"
     if callable(model):
         return "callable"
-    raise ArgumentTypeError(f"model: expected a Flax linen module, an nnx module or a callable, got {_short(model)}.")
+    raise ArgumentTypeError(
+        f"model: expected a Flax linen module, an nnx module or a callable, got {short_repr(model)}."
+    )
 
 
 def _linen_interceptor(next_fun, args, kwargs, context):
@@ -178,13 +180,13 @@ def _path_str(path) -> str:
     return "/".join(parts) or "params"
 
 
-def _split(model, kind, variables):
+def split_model(model, kind, variables):
     """``(static, params, rest)``: the hashable part of the model, the differentiated
     parameters and the other (traced, not differentiated) state."""
     if kind == "linen":
         if not isinstance(variables, Mapping):
             raise ArgumentTypeError(
-                f"variables: expected the linen module's variables (a dict from model.init), got {_short(variables)}."
+                f"variables: expected the linen module's variables (a dict from model.init), got {short_repr(variables)}."
             )
         rest = {c: v for c, v in variables.items() if c != "params"}
         return model, variables.get("params", {}), rest
@@ -193,13 +195,13 @@ def _split(model, kind, variables):
 
         if variables is not None:
             raise ArgumentTypeError(
-                f"variables: an nnx module carries its own state; expected None, got {_short(variables)}."
+                f"variables: an nnx module carries its own state; expected None, got {short_repr(variables)}."
             )
         return nnx.split(model, nnx.Param, ...)
     return model, ({} if variables is None else variables), None
 
 
-def _make_run(kind, static, rest):
+def make_run(kind, static, rest):
     """``run(params, x) -> output`` with every submodule output recorded."""
     if kind == "linen":
         import flax.linen as nn
@@ -231,7 +233,7 @@ def _make_run(kind, static, rest):
     return lambda params, x: static(params, x)
 
 
-def _named_leaves(tree, kind) -> list:
+def named_leaves(tree, kind) -> list:
     """``[(path, leaf)]`` in flattening order; an nnx ``State`` leaf's trailing ``.value`` is dropped."""
     out = []
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:

@@ -17,7 +17,7 @@ from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
 from ._checks import ArgumentTypeError, check_callable, check_precision, ScopedPrecision, check_real
-from ._mlp import MLP, _check_input, preactivations
+from ._mlp import MLP, check_input, preactivations
 from ._activations import as_activation
 
 PyTree = Any
@@ -303,6 +303,6 @@ def gradient_flow(
 
 
 def _check_vector(params, x):
-    _check_input(params, x)
+    check_input(params, x)
     if jnp.ndim(x) != 1:
         raise ValueError(f"x: expected a single input [n_0] (vmap for batches), got shape {jnp.shape(x)}.")

@@ -222,7 +222,7 @@ def _qr_step(state, m, precision):
     return (q, x, l_hi, l_lo, s_hi, s_lo, dmax, fl)
 
 
-def _round_robin(n: int) -> np.ndarray:
+def round_robin(n: int) -> np.ndarray:
     """Static pairings [n−1, n/2, 2] of a round-robin tournament on n (even) players."""
     players = list(range(n))
     rounds = []
@@ -289,7 +289,7 @@ def graded_log_svd(
     if n % 2:  # pad with a zero column of scale −inf
         y = jnp.concatenate([y, jnp.zeros((n, 1), dtype)], axis=1)
         ell = jnp.concatenate([ell, jnp.full((1,), -jnp.inf, dtype)])
-    rounds = jnp.asarray(_round_robin(y.shape[1]))
+    rounds = jnp.asarray(round_robin(y.shape[1]))
 
     def sweep(carry):
         y, ell, _, k = carry

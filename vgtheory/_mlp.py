@@ -141,7 +141,7 @@ def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision="highe
     """
     act = as_activation(act)
     check_precision(precision)
-    _check_input(params, x)
+    check_input(params, x)
     if params.stacked:
 
         def step(xp, wb):
@@ -169,7 +169,7 @@ def mlp_apply(params: MLP, x: Float[Array, "... n0"], act, precision="highest") 
     """
     act = as_activation(act)
     check_precision(precision)
-    _check_input(params, x)
+    check_input(params, x)
     if params.stacked:
 
         def step(xp, wb):
@@ -186,7 +186,7 @@ def input_width(params: MLP) -> int:
     return w[0].shape[1] if isinstance(w, (tuple, list)) else w.shape[-1]
 
 
-def _check_input(params, x):
+def check_input(params, x):
     if not isinstance(params, MLP):
         raise TypeError(f"params: expected an MLP (from init_mlp), got {type(params).__name__}.")
     n0 = input_width(params)

@@ -33,8 +33,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._checks import ArgumentTypeError, _short, check_callable, check_precision, ScopedPrecision, check_real_or_int
-from ._intercept import _Recorder, _is_float, _kind, _make_run, _named_leaves, _recording, _split
+from ._checks import ArgumentTypeError, short_repr, check_callable, check_precision, ScopedPrecision, check_real_or_int
+from ._intercept import Recorder, is_float, model_kind, make_run, named_leaves, recording, split_model
 from ._intercept import tap as tap
 
 PyTree = Any
@@ -129,7 +129,7 @@ def module_gradient_flow(
       >>> bool(jnp.isclose(r.activations["layers_2"], jnp.log(jnp.sum(y**2))))
       True
     """
-    kind = _kind(model)
+    kind = model_kind(model)
     precision = check_precision(precision, scoped=True)
     if kind == "linen" and variables is None:
         raise ArgumentTypeError("variables: expected the linen module's variables (from model.init), got None.")
@@ -141,7 +141,7 @@ def module_gradient_flow(
         raise ValueError("x: expected an array or a pytree of arrays, got an empty pytree.")
     for leaf in leaves:
         check_real_or_int("x", leaf)
-    static, params, rest = _split(model, kind, variables)
+    static, params, rest = split_model(model, kind, variables)
     if kind == "callable":
         kind = "fn" if variables is None else "fn_params"
     return _compiled(kind, static, loss, precision)(params, rest, x)
@@ -191,14 +191,14 @@ def _compiled(kind, static, loss, precision):
 
 
 def _flow(kind, static, loss, precision, params, rest, x) -> ModuleGradientFlow:
-    run_model = _make_run(kind, static, rest)
+    run_model = make_run(kind, static, rest)
 
     def run(params, x):
         with jax.default_matmul_precision(precision):
             return run_model(params, x)
 
     def discover(params, x):
-        with _recording(_Recorder()) as rec:
+        with recording(Recorder()) as rec:
             out = run(params, x)
         return out, rec.shapes
 
@@ -212,10 +212,10 @@ def _flow(kind, static, loss, precision, params, rest, x) -> ModuleGradientFlow:
     shapes = rec_shapes["shapes"]
     _check_loss(loss, out_shape)
     perts = OrderedDict((k, tuple(jnp.zeros(s.shape, s.dtype) for s in v)) for k, v in shapes.items())
-    x_float = all(_is_float(a) for a in jax.tree_util.tree_leaves(x))
+    x_float = all(is_float(a) for a in jax.tree_util.tree_leaves(x))
 
     def total(params, perts, x):
-        with _recording(_Recorder(perts)):
+        with recording(Recorder(perts)):
             out = run(params, x)
         return loss(out)
 
@@ -226,7 +226,7 @@ def _flow(kind, static, loss, precision, params, rest, x) -> ModuleGradientFlow:
         value, (gp, ga) = jax.value_and_grad(total, argnums=(0, 1))(params, perts, x)
         g_in = None
     acts = OrderedDict((k, log_sq_norm(g)) for k, g in ga.items())
-    pars = OrderedDict((n, log_sq_norm(g)) for n, g in _named_leaves(gp, kind))
+    pars = OrderedDict((n, log_sq_norm(g)) for n, g in named_leaves(gp, kind))
     everything = list(acts.values()) + list(pars.values()) + [value] + ([g_in] if g_in is not None else [])
     finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in everything]))
     return ModuleGradientFlow(acts, pars, g_in, value, finite)
@@ -244,5 +244,5 @@ def _check_loss(loss, out_shape):
     except (TypeError, ValueError) as e:
         raise ValueError(f"loss: calling loss(output) failed: {e}") from e
     if not isinstance(val, jax.ShapeDtypeStruct) or val.shape != () or not jnp.issubdtype(val.dtype, jnp.floating):
-        got = f"{val.shape} {val.dtype}" if isinstance(val, jax.ShapeDtypeStruct) else _short(val)
+        got = f"{val.shape} {val.dtype}" if isinstance(val, jax.ShapeDtypeStruct) else short_repr(val)
         raise ArgumentTypeError(f"loss: expected loss(output) to return a real floating scalar, got {got}.")

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float
 
 from ._cache import cached, value_checks
-from ._checks import ArgumentTypeError, _short, check_int, check_real_or_int
+from ._checks import ArgumentTypeError, short_repr, check_int, check_real_or_int
 from ._numerics import HIGHEST, float_dtype
 
 
@@ -118,7 +118,7 @@ def as_operator(operator, name: str = "operator") -> LinearOperator:
     shape = getattr(obj, "shape", None)
     mv: Callable | None = getattr(obj, "matvec", None) or getattr(obj, "mv", None)
     if shape is None or not callable(mv):
-        raise ArgumentTypeError(f"{name}: expected a linear operator (matvec, shape), got {_short(obj)}.")
+        raise ArgumentTypeError(f"{name}: expected a linear operator (matvec, shape), got {short_repr(obj)}.")
     rmv = getattr(obj, "rmatvec", None) or getattr(obj, "rmv", None)
     shape = tuple(int(s) for s in shape)
     if len(shape) != 2:

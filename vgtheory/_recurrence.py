@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ._checks import _short, check_callable, check_int, check_real, check_recurrence
+from ._checks import short_repr, check_callable, check_int, check_real, check_recurrence
 
 
 class FlatRecurrence(NamedTuple):
@@ -43,7 +43,7 @@ def check_state(name: str, h0) -> jax.ShapeDtypeStruct:
     flat state's ``ShapeDtypeStruct``."""
     leaves = jax.tree_util.tree_leaves(h0)
     if not leaves:
-        raise ValueError(f"{name}: expected a state (an array or a pytree of arrays), got {_short(h0)}.")
+        raise ValueError(f"{name}: expected a state (an array or a pytree of arrays), got {short_repr(h0)}.")
     for leaf in leaves:
         check_real(name, leaf)
     dts = sorted({str(jnp.result_type(a)) for a in leaves})
@@ -63,7 +63,7 @@ def check_inputs(inputs, steps: int) -> Any:
     leaves = jax.tree_util.tree_leaves(inputs)
     bad = [jnp.shape(a) for a in leaves if jnp.ndim(a) < 1 or jnp.shape(a)[0] != steps]
     if not leaves or bad:
-        got = f"shape {bad[0]}" if bad else _short(inputs)
+        got = f"shape {bad[0]}" if bad else short_repr(inputs)
         raise ValueError(f"inputs: expected a leading time axis of length steps={steps}, got {got}.")
     return jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a)[1:], jnp.result_type(a)), inputs)
 
@@ -94,7 +94,7 @@ def flat_recurrence(step, params, h0, inputs, steps) -> FlatRecurrence:
         _struct(out)
     ) != jax.tree_util.tree_leaves(hs):
         raise ValueError(
-            f"step: expected {call} to return a state of h0's structure, shapes and dtype, got {_short(out)}."
+            f"step: expected {call} to return a state of h0's structure, shapes and dtype, got {short_repr(out)}."
         )
     h_flat, unravel = ravel_pytree(h0)
 
@@ -110,7 +110,7 @@ def flat_vector(name: str, v, like, n: int, dtype) -> jax.Array:
     if _is_vector(v) or _is_vector(like):
         if not _is_vector(v) or jnp.shape(v)[0] != n:
             raise ValueError(
-                f"{name}: expected shape [{n}] (or a pytree like h0), got {getattr(v, 'shape', _short(v))}."
+                f"{name}: expected shape [{n}] (or a pytree like h0), got {getattr(v, 'shape', short_repr(v))}."
             )
         check_real(name, v)
         return jnp.asarray(v, dtype)
@@ -118,7 +118,7 @@ def flat_vector(name: str, v, like, n: int, dtype) -> jax.Array:
         jnp.shape(a) for a in jax.tree_util.tree_leaves(v)
     ] != [jnp.shape(a) for a in jax.tree_util.tree_leaves(like)]:
         raise ValueError(
-            f"{name}: expected a pytree of h0's structure and shapes (or a flat [{n}] vector), got {_short(v)}."
+            f"{name}: expected a pytree of h0's structure and shapes (or a flat [{n}] vector), got {short_repr(v)}."
         )
     for leaf in jax.tree_util.tree_leaves(v):
         check_real(name, leaf)

@@ -15,7 +15,7 @@ import math
 import os
 import zlib
 
-_CSS = """
+CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:1.5em auto;
 max-width:1200px;padding:0 1em;color:#1b1b1b;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid #ccc}
@@ -35,7 +35,7 @@ def _e(x) -> str:
     return html.escape(str(x), quote=True)
 
 
-def _num(x) -> str:
+def format_number(x) -> str:
     if x is None:
         return "—"
     try:
@@ -117,7 +117,7 @@ def _verdict_table(claims) -> str:
             f"<td class=small>{_e(c.get('source', ''))}</td><td>{'holds' if c.get('expected', True) else 'fails'}</td>"
             f'<td class="{_e(c.get("verdict", ""))}">{_e(c.get("verdict", ""))}</td>'
             f'<td class="{"yes" if ok else "no"}">{"yes" if ok else "NO"}</td>'
-            f"<td class=num>{len(c.get('comparisons', []))}</td><td class=num>{_num(c.get('seconds'))} s</td></tr>"
+            f"<td class=num>{len(c.get('comparisons', []))}</td><td class=num>{format_number(c.get('seconds'))} s</td></tr>"
         )
     rows.append("</tbody></table>")
     return "\n".join(rows)
@@ -148,10 +148,10 @@ def _rows_table(comps) -> str:
     for r in comps:
         out.append(
             f"<tr><td>{_e(r.get('label', ''))}</td><td>{_e(r.get('kind', ''))}</td>"
-            f"<td class=num>{_num(r.get('prediction'))}</td>"
-            f"<td class=num>{_num(r.get('estimate'))} ± {_num(r.get('se'))}</td><td class=num>{_e(r.get('n', ''))}</td>"
-            f"<td class=num>{_num(r.get('z'))}</td><td class=num>{_num(r.get('tolerance'))}</td>"
-            f"<td class=num>{_num(r.get('bias'))}</td><td class=num>{_num(r.get('planted'))}</td>"
+            f"<td class=num>{format_number(r.get('prediction'))}</td>"
+            f"<td class=num>{format_number(r.get('estimate'))} ± {format_number(r.get('se'))}</td><td class=num>{_e(r.get('n', ''))}</td>"
+            f"<td class=num>{format_number(r.get('z'))}</td><td class=num>{format_number(r.get('tolerance'))}</td>"
+            f"<td class=num>{format_number(r.get('bias'))}</td><td class=num>{format_number(r.get('planted'))}</td>"
             f"<td>{'yes' if r.get('planted_rejected') else 'no'}</td>"
             f'<td class="{_e(r.get("verdict", ""))}">{_e(r.get("verdict", ""))}</td>'
             f"<td class=small>{_e(_reason_note(r))}</td></tr>"
@@ -180,13 +180,13 @@ def render_report(results: dict, figures_by_claim: dict | None = None, figures_n
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         "<title>vgtheory verify report</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{CSS}</style></head><body>",
         "<h1>vgtheory: verdicts on the theory of vanishing and exploding gradients</h1>",
         f"<p class=small>{_e(env.get('date', ''))} · {'full' if cfg.get('full') else 'quick'} settings · seed "
         f"{_e(seed)} · {_e(env.get('backend', '?'))} ({_e(env.get('device_kind', '?'))}) · jax {_e(env.get('jax', '?'))}"
         f" · vgtheory {_e(env.get('vgtheory', '?'))}</p>",
         f"<p><b>{len(claims)} claims</b>, {sum(len(c.get('comparisons', [])) for c in claims)} comparisons, "
-        f"Bonferroni k = {_num(cfg.get('k'))} (family-wise α = {_num(cfg.get('alpha'))}): "
+        f"Bonferroni k = {format_number(cfg.get('k'))} (family-wise α = {format_number(cfg.get('alpha'))}): "
         f"{counts['confirmed']} confirmed, {counts['refuted']} refuted, {counts['inconclusive']} inconclusive. "
         + ("All claims as expected." if not bad else f"<span class=no>Not as expected: {_e(', '.join(bad))}</span>")
         + "</p>",
@@ -206,7 +206,7 @@ def render_report(results: dict, figures_by_claim: dict | None = None, figures_n
             f'<p>Verdict: <span class="{_e(c.get("verdict", ""))}">&nbsp;{_e(c.get("verdict", ""))}&nbsp;</span> · '
             f"expected to {'hold' if c.get('expected', True) else 'fail'} · "
             f"{'as expected' if c.get('as_expected') else '<span class=no>NOT as expected</span>'} · area "
-            f"{_e(c.get('area', ''))} · {_num(c.get('seconds'))} s · key = fold_in(key({_e(seed)}), "
+            f"{_e(c.get('area', ''))} · {format_number(c.get('seconds'))} s · key = fold_in(key({_e(seed)}), "
             f"{zlib.crc32(c['id'].encode()) & 0x7FFFFFFF})</p>",
             f"<p class=statement>{_e(c.get('statement', ''))}</p>",
             f"<p class=small>Source: {_e(c.get('source', ''))}"

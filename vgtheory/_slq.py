@@ -42,12 +42,12 @@ class SpectralMeasure(NamedTuple):
     weights: Float[Array, "p m"]
 
 
-def _float(dtype):
+def probe_dtype(dtype):
     """The probes' dtype: ``dtype``, a floating dtype, or the default float when None."""
     return check_float_dtype("dtype", float_dtype() if dtype is None else dtype)
 
 
-def _rademacher(key, shape, dtype):
+def rademacher(key, shape, dtype):
     return jax.random.rademacher(key, shape, dtype=jnp.int8).astype(dtype)
 
 
@@ -88,12 +88,12 @@ def slq(
     assert dim is not None  # check_int rejected None
     check_int("num_probes", num_probes, 1, 10**7)
     check_int("num_iters", num_iters, 1, dim)
-    dtype = _float(op_dtype if dtype is None else dtype)
+    dtype = probe_dtype(op_dtype if dtype is None else dtype)
     check_matvec("matvec", matvec, dim, dtype, source="dim")
     keys = jax.random.split(key, num_probes)
 
     def one(k):
-        tri = lanczos_tridiag(matvec, _rademacher(k, (dim,), dtype), num_iters)
+        tri = lanczos_tridiag(matvec, rademacher(k, (dim,), dtype), num_iters)
         theta, s = tridiag_eigh(tri.alpha, tri.beta)
         return theta, s[0] ** 2
 

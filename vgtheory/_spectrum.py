@@ -51,7 +51,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from ._cache import cached, value_checks
 from ._checks import check_int, check_real_or_int, check_scalar
-from ._logspectrum import _round_robin
+from ._logspectrum import round_robin
 from ._numerics import HIGHEST as _HI
 from ._numerics import wide_dtype as _wide
 from ._numerics import x64_enabled as _x64
@@ -128,7 +128,7 @@ def _one_sided_jacobi(b, tol, max_sweeps):
     n = b.shape[1]
     if n % 2:
         b = jnp.concatenate([b, jnp.zeros((b.shape[0], 1), b.dtype)], axis=1)
-    rounds = jnp.asarray(_round_robin(b.shape[1]))
+    rounds = jnp.asarray(round_robin(b.shape[1]))
 
     def sweep(carry):
         b, _, k = carry

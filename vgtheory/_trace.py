@@ -27,7 +27,7 @@ from ._checks import check_int, check_matvec
 from ._hvp import hessian_operator
 from ._lanczos import MatVec
 from ._operator import square_matvec, symmetric_matvec
-from ._slq import _float, _rademacher
+from ._slq import probe_dtype, rademacher
 from ._numerics import HIGHEST as _HI
 
 
@@ -81,9 +81,9 @@ def hutchinson(matvec: MatVec, dim: int | None, key: Array, num_samples: int, dt
     check_int("dim", dim, 1, 2**62)
     assert dim is not None  # check_int rejected None
     check_int("num_samples", num_samples, 2, 10**9)
-    dtype = _float(op_dtype if dtype is None else dtype)
+    dtype = probe_dtype(op_dtype if dtype is None else dtype)
     check_matvec("matvec", matvec, dim, dtype, source="dim")
-    z = _rademacher(key, (num_samples, dim), dtype)
+    z = rademacher(key, (num_samples, dim), dtype)
     mean, se = _mean_se(_quad_samples(matvec, z))
     return TraceEstimate(mean, se, num_samples, num_samples)
 
@@ -119,14 +119,14 @@ def hutchpp(
     k = num_matvecs // 3 if sketch_size is None else sketch_size
     check_int("sketch_size", k, 1, min(dim - 1, (num_matvecs - 2) // 2))
     r = num_matvecs - 2 * k
-    dtype = _float(op_dtype if dtype is None else dtype)
+    dtype = probe_dtype(op_dtype if dtype is None else dtype)
     check_matvec("matvec", matvec, dim, dtype, source="dim")
     k1, k2 = jax.random.split(key)
-    s = _rademacher(k1, (k, dim), dtype)
+    s = rademacher(k1, (k, dim), dtype)
     y = jax.lax.map(lambda v: matvec(v).astype(dtype), s)  # [k, d]
     q = jnp.linalg.qr(y.T)[0].T  # [k, d] orthonormal rows
     exact = jnp.sum(_quad_samples(matvec, q))
-    g = _rademacher(k2, (r, dim), dtype)
+    g = rademacher(k2, (r, dim), dtype)
     g = g - jnp.matmul(jnp.matmul(g, q.T, precision=_HI), q, precision=_HI)
     mean, se = _mean_se(_quad_samples(matvec, g))
     return TraceEstimate(exact + mean, se, r, 2 * k + r)
