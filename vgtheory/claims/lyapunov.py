@@ -287,20 +287,6 @@ def _s17(key, full):
     return _s17_rows(key, *((64, 8, 100, 32) if full else (16, 4, 40, 12)))
 
 
-def _lstm_params_one_by_one(kps, n, d, bf, dt):
-    """Flax LSTMCell parameters of every draw, one draw at a time (``lax.map``, not ``vmap``).
-
-    LSTMCell draws four orthogonal recurrent kernels: four independent QR factorisations.
-    Vmapped over draws they become four *batched* LAPACK calls (geqrf, orgqr) that XLA:CPU
-    runs concurrently; jaxlib 0.10's batched LAPACK kernels split the batch over XLA's
-    intra-op thread pool (``jax::ParallelBatchMap``) and block the calling pool thread until
-    the pieces are done. With as many such calls in flight as pool threads (2 on a 2-core
-    machine) every worker waits and none runs the pieces: a deadlock (futex wait, no CPU),
-    which hung S17 at ``--full`` (N = 64, 32 draws). A single matrix (batch 1) runs inline.
-    """
-    return jax.lax.map(lambda k: init_lstm(k, n, d, forget_bias=bf, dtype=dt), kps)
-
-
 def _s17_rows(key, n, d, t, draws):
     dt = _dt()
 
@@ -325,15 +311,18 @@ def _s17_rows(key, n, d, t, draws):
         edge = jnp.abs(k3) * v**1.5 / (6 * 6 * math.sqrt(3)) + jnp.abs(k4) * v**2 / (24 * 8)
         return err, err_id, jnp.mean(jnp.log(f)), pred, edge
 
-    @jax.jit
-    def run(keys, bf):
-        kp, kx = jax.vmap(jax.random.split, out_axes=1)(keys)
-        ps = _lstm_params_one_by_one(kp, n, d, bf, dt)  # no batched LAPACK: see its docstring
-        return jax.vmap(one, in_axes=(0, 0, None))(ps, kx, bf)
+    def member(k):
+        kp, kx = jax.random.split(k)
+        return [one(init_lstm(kp, n, d, forget_bias=bf, dtype=dt), kx, jnp.asarray(bf, dt)) for bf in (0.0, 3.0)]
 
-    keys = jax.random.split(key, draws)
-    err, err_id, r0, p0, e0 = run(keys, jnp.asarray(0.0, dt))
-    _, _, r3, p3, e3 = run(keys, jnp.asarray(3.0, dt))
+    # One draw per chunk of the ensemble. LSTMCell draws four orthogonal recurrent kernels: four
+    # independent QR factorisations. Vmapped over draws they become four *batched* LAPACK calls
+    # (geqrf, orgqr) that XLA:CPU runs concurrently; jaxlib 0.10's batched LAPACK kernels split
+    # the batch over XLA's intra-op pool (``jax::ParallelBatchMap``) and block the calling pool
+    # thread until the pieces are done. With as many such calls in flight as pool threads (2 on a
+    # 2-core machine) every worker waits and none runs the pieces: a deadlock (futex wait, no
+    # CPU), which hung S17 at ``--full`` (N = 64, 32 draws). A batch of 1 runs inline.
+    (err, err_id, r0, p0, e0), (_, _, r3, p3, e3) = member_values(member, key, draws, full=False, chunk_size=1)
     rows = [
         Comparison(
             label=f"Flax LSTMCell N={n}, T={t}: max |∂c_t/∂c_(t−1) − diag(f_t)| (autodiff)",
