@@ -4,7 +4,7 @@
   vmapped over draws they became four concurrent *batched* LAPACK calls, and jaxlib 0.10's
   batched kernels block an XLA:CPU pool thread while waiting for pieces queued on the same
   pool, so with ≥ (pool size) of them in flight nothing ran (2 threads on a 2-core machine).
-  The parameters are now drawn one draw at a time. Run in a subprocess with a timeout, so a
+  The draws now run through ``vg.ensemble`` one per chunk (a batch of 1 runs inline). Run in a subprocess with a timeout, so a
   regression fails instead of hanging the suite; the old vmapped draw at this setting
   (N = 64, 32 draws, 30 calls) hung 3 times out of 3 on a 2-core machine.
 * L1 (and S3, S4) allocated every member at once (86 GB for L1 at full settings); their
@@ -26,25 +26,42 @@ from vgtheory.claims import foundation
 _S17_TWICE = textwrap.dedent("""
     import jax, jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
-    from vgtheory.claims.lyapunov import _lstm_params_one_by_one, _s17_rows
+    from vgtheory._rnn import init_lstm
+    from vgtheory.claims._common import member_values
+    from vgtheory.claims.lyapunov import _s17_rows
 
-    draw = jax.jit(lambda ks: _lstm_params_one_by_one(ks, 64, 2, 0.0, jnp.float64))
-    for i in range(30):  # the vmapped draw deadlocked within a few calls here
-        jax.block_until_ready(draw(jax.random.split(jax.random.key(i), 32)))
+    draw = lambda k: init_lstm(k, 64, 2, forget_bias=0.0, dtype=jnp.float64)
+    for i in range(10):  # the vmapped draw deadlocked within a few calls here; now one draw per chunk
+        jax.block_until_ready(member_values(draw, jax.random.key(i), 32, False, chunk_size=1))
     for i in range(2):   # the claim's own computation, twice in one process
         rows = _s17_rows(jax.random.key(i), 64, 1, 2, 32)
         assert rows[0].estimate < 1e-10, rows[0]
     print("ok")
 """)
 
+# L5's member draws Haar layers of two widths; as two QR calls (even sequenced by a data
+# dependency) the vmapped member hung at n = 64, L = 8, 64 members; one QR of block-diagonal
+# Gaussians does not.
+_L5_MEMBERS = textwrap.dedent("""
+    import functools, jax
+    from vgtheory.claims._common import member_values
+    from vgtheory.claims.spectra import _l5_member
 
-def test_s17_twice_in_one_process_does_not_hang():
+    fn = functools.partial(_l5_member, n=64, L=8, tanh_scales=(1.33, 0.22, 0.5))
+    for i in range(3):
+        jax.block_until_ready(member_values(fn, jax.random.key(i), 64, False))
+    print("ok")
+""")
+
+
+@pytest.mark.parametrize("name,program", [("S17", _S17_TWICE), ("L5", _L5_MEMBERS)])
+def test_batched_qr_claims_do_not_hang(name, program):
     try:
         out = subprocess.run(
-            [sys.executable, "-X", "faulthandler", "-c", _S17_TWICE], capture_output=True, text=True, timeout=300
+            [sys.executable, "-X", "faulthandler", "-c", program], capture_output=True, text=True, timeout=300
         )
     except subprocess.TimeoutExpired as e:  # a deadlock: no CPU used, never returns
-        pytest.fail(f"S17 at N = 64, 32 draws did not finish in 300 s (deadlock?)\n{(e.stderr or '')[-2000:]}")
+        pytest.fail(f"{name}'s members did not finish in 300 s (deadlock?)\n{(e.stderr or '')[-2000:]}")
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
 
 
