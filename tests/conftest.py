@@ -1,6 +1,22 @@
-"""Test configuration: float64 available, a seeded key fixture that reports its seed."""
+"""Test configuration: float64 available, strict rank promotion, runtime type checks, and a
+seeded key fixture that reports its seed.
 
+Runtime type checks (issue 16): every function in ``vgtheory`` is imported under
+``jaxtyping.install_import_hook("vgtheory", TYPECHECKER)`` (beartype, reading ``float`` as PEP 484
+does: an int is accepted), so each call checks its
+arguments and return value against the jaxtyping annotations (``Float[Array, "n n"]``).
+A wrong annotation fails whichever test calls the function. The library's own argument
+checks come first: when a call fails its type check, it is run again with type checks off,
+and if the library rejects the input itself, its error (``"name: expected …, got …"``, which
+the bad-input tests assert) is what the test sees, chained from the type-check error. If the
+library accepts the input, the type-check error stands. ``VGTHEORY_TYPECHECK=0`` turns the
+checks off (the suite then runs as a user's code would).
+"""
+
+import functools
+import inspect
 import os
+import sys
 
 import jax
 import pytest
@@ -11,6 +27,63 @@ jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 SEED = int(os.environ.get("VGTHEORY_TEST_SEED", "0"))
+
+
+def _library_errors_first(jaxtyped):
+    """Wrap ``jaxtyping.jaxtyped`` so that a function's own argument errors win over the
+    type check (the check is read at call time through ``jaxtyping.config``)."""
+    from jaxtyping import TypeCheckError, config
+
+    def first(checked, plain):
+        @functools.wraps(plain)
+        def call(*args, **kwargs):
+            __tracebackhide__ = True
+            try:
+                return checked(*args, **kwargs)
+            except TypeCheckError:
+                if config.jaxtyping_disable:
+                    raise
+                config.update("jaxtyping_disable", True)
+                try:
+                    plain(*args, **kwargs)  # the library's own checks; their error propagates
+                finally:
+                    config.update("jaxtyping_disable", False)
+                raise  # the library accepted the input: the annotation (or the call) is wrong
+
+        return call
+
+    def decorate(fn=None, *, typechecker=None):
+        if fn is None:
+            return functools.partial(decorate, typechecker=typechecker)
+        if inspect.isclass(fn):  # a dataclass: jaxtyping checks its generated __init__
+            init = fn.__init__
+            cls = jaxtyped(fn, typechecker=typechecker)
+            if cls.__init__ is not init:
+                cls.__init__ = first(cls.__init__, init)
+            return cls
+        if not inspect.isfunction(fn):
+            return jaxtyped(fn, typechecker=typechecker)
+        return first(jaxtyped(fn, typechecker=typechecker), fn)
+
+    return decorate
+
+
+# beartype reads `x: float` as PEP 484 does (an int is a float), as basedpyright does.
+TYPECHECKER = "beartype.beartype(conf=beartype.BeartypeConf(is_pep484_tower=True))"
+
+
+TYPECHECK = os.environ.get("VGTHEORY_TYPECHECK", "1") != "0"
+if TYPECHECK:
+    import jaxtyping
+
+    assert not any(m == "vgtheory" or m.startswith("vgtheory.") for m in sys.modules), "imported before the hook"
+    jaxtyping.jaxtyped = _library_errors_first(jaxtyping.jaxtyped)  # the hook decorates with jaxtyping.jaxtyped
+    jaxtyping.install_import_hook("vgtheory", TYPECHECKER)
+
+
+def pytest_configure(config):
+    # beartype warns about typing.Callable/Tuple hints (PEP 585); they are checked all the same.
+    config.addinivalue_line("filterwarnings", "ignore::beartype.roar.BeartypeDecorHintPep585DeprecationWarning")
 
 
 @pytest.fixture

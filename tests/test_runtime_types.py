@@ -1,23 +1,67 @@
-"""The jaxtyping annotations hold at run time on valid calls.
+"""The jaxtyping annotations hold at run time.
 
-The package is imported under ``jaxtyping.install_import_hook("vgtheory", "beartype.beartype")``
-in a fresh interpreter (this process imported it without the hook) and a handful of public
-calls run with the input kinds the docs allow: NumPy arrays and Python scalars as well as JAX
-arrays, ``chunk_size="auto"``. A wrong annotation (one that rejects a documented input, or a
-return type the code does not produce) fails here with beartype's message.
+The whole suite runs with the checks on: ``conftest.py`` imports ``vgtheory`` under
+``jaxtyping.install_import_hook("vgtheory", "beartype.beartype")``, so every call made by any
+test checks its arguments and return value, and a wrong annotation fails the tests that call
+the function. The library's own argument errors come first (the bad-input tests assert
+them): a call that fails its type check is run again with the checks off, and the library's
+error, if it raises one, is what the test sees (with the type-check error as its context).
+The tests below check that mechanism.
 
-The hook is not enabled for the whole suite: many tests check the library's own error
-messages for bad input (ValueError/TypeError naming the argument), which the runtime check
-would pre-empt with a TypeCheckError.
+``test_public_calls_pass_runtime_type_checks`` also imports the package under the plain hook
+in a fresh interpreter and makes a handful of public calls with the input kinds the docs
+allow (NumPy arrays and Python scalars as well as JAX arrays, ``chunk_size="auto"``).
 """
 
+import os
 import subprocess
 import sys
 import textwrap
 
+import jax.numpy as jnp
+import jaxtyping
 import pytest
+from jaxtyping import Array, Float, TypeCheckError
 
-pytest.importorskip("beartype")
+import vgtheory as vg
+
+beartype = pytest.importorskip("beartype")
+CHECKED = os.environ.get("VGTHEORY_TYPECHECK", "1") != "0"
+needs_checks = pytest.mark.skipif(not CHECKED, reason="VGTHEORY_TYPECHECK=0")
+
+
+@needs_checks
+def test_suite_runs_with_type_checks():
+    from vgtheory import _spectrum
+
+    assert _spectrum.spectrum.__wrapped__ is not None  # decorated by the import hook
+    with pytest.raises(ValueError, match=r"^a: expected a matrix") as err:
+        vg.spectrum(jnp.ones(3))  # Float[ArrayLike, "... m n"] rejects a vector, and so does spectrum
+    assert isinstance(err.value.__context__, TypeCheckError)  # the check ran; the library's message won
+
+
+@needs_checks
+def test_wrong_annotation_fails_and_library_error_wins():
+    checked = jaxtyping.jaxtyped(typechecker=beartype.beartype)  # as the import hook applies it (conftest.py)
+
+    @checked
+    def total(x: Float[Array, " n"]) -> Float[Array, " n"]:
+        return jnp.sum(x)  # a scalar: the return annotation is wrong
+
+    with pytest.raises(TypeCheckError):
+        total(jnp.ones(3))
+
+    @checked
+    def first(x: Float[Array, " n"]) -> Float[Array, ""]:
+        if jnp.ndim(x) != 1:
+            raise ValueError(f"x: expected a vector, got shape {jnp.shape(x)}.")
+        return x[0]
+
+    assert float(first(jnp.arange(3.0) + 2)) == 2.0
+    with pytest.raises(ValueError, match=r"^x: expected a vector") as err:
+        first(jnp.ones((2, 2)))
+    assert isinstance(err.value.__context__, TypeCheckError)
+
 
 SCRIPT = textwrap.dedent("""
     import warnings

@@ -120,6 +120,9 @@ _MATMUL_ONLY_NAMES = ("fastest", "bfloat16_3x")
 
 # What a function that sets jax.default_matmul_precision while tracing accepts (check_precision(..., scoped=True)).
 ScopedPrecision = Union[str, None, jax.lax.Precision, jax.lax.DotAlgorithmPreset]
+# What a function that passes precision= to jnp.matmul accepts (check_precision(...)): also a
+# (lhs, rhs) pair and a jax.lax.DotAlgorithm.
+MatmulPrecision = Union[str, None, jax.lax.Precision, jax.lax.DotAlgorithmPreset, jax.lax.DotAlgorithm, tuple]
 
 
 @overload

@@ -37,7 +37,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import ArgumentTypeError, short_repr, check_callable, check_int, check_precision
+from ._checks import ArgumentTypeError, ScopedPrecision, short_repr, check_callable, check_int, check_precision
 from ._ensemble import ensemble
 from ._module_flow import module_gradient_flow
 from ._numerics import wide_dtype as _wide
@@ -303,7 +303,7 @@ def diagnose(
     jacobian_max: int = 1024,
     progress: bool | None = None,
     checkpoint: str | None = None,
-    precision: str | None = "highest",
+    precision: ScopedPrecision = "highest",
 ) -> Diagnosis:
     """Gradient health of a model at initialisation, with the evidence for every finding.
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
 from ._checks import check_int, check_nonzero, check_real_or_int, check_scalar, concrete
 from ._hvp import check_scalar_loss, check_tangent, dense_hessian
@@ -32,7 +32,9 @@ PyTree = Any
 # --- GD on a quadratic and near a minimum ------------------------------------------------
 
 
-def gd_quadratic(hessian: Float[Array, "d d"], x0: Float[Array, " d"], eta, num_steps: int) -> Float[Array, "t d"]:
+def gd_quadratic(
+    hessian: Real[ArrayLike, "d d"], x0: Real[ArrayLike, " d"], eta, num_steps: int
+) -> Float[Array, "t d"]:
     """GD iterates on ``L(x) = ½ xᵀHx``: ``x_{t+1} = x_t − η H x_t``; returns ``[T+1, d]``.
 
     Integer ``hessian``/``x0`` are promoted to the default float; otherwise the dtype of

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 
-from ._checks import ArgumentTypeError, check_callable, check_precision, ScopedPrecision, check_real
+from ._checks import ArgumentTypeError, MatmulPrecision, check_callable, check_precision, ScopedPrecision, check_real
 from ._mlp import MLP, check_input, preactivations
 from ._activations import as_activation
 
@@ -141,7 +141,7 @@ def _layer_inputs(params: MLP, x, act, precision):
     return hs, [x] + [act.fn(h) for h in hs[:-1]]
 
 
-def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: str = "highest"):
+def layer_jacobians(params: MLP, x: Float[Array, " n0"], act, precision: MatmulPrecision = "highest"):
     """Per-layer Jacobians J_l = diag φ'(h_l) W_l.
 
     Returns:
@@ -235,7 +235,7 @@ def _kahan_add(s, c, v):
 
 
 def gradient_flow(
-    params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Array, " nL"], precision: str = "highest"
+    params: MLP, x: Float[Array, " n0"], act, cotangent: Float[Array, " nL"], precision: MatmulPrecision = "highest"
 ) -> GradientFlow:
     """Backpropagates ``cotangent`` = ∂L/∂x_L through the MLP, in log domain.
 

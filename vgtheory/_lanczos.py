@@ -202,7 +202,7 @@ def lanczos_eigh(
     *,
     which: Which = "largest",
     num_iters: int | None = None,
-    tol: float | None = None,
+    tol: float | Float[Array, ""] | None = None,
 ) -> Eigenpairs:
     """Top-k eigenpairs of a symmetric operator by Lanczos with full reorthogonalisation.
 
@@ -310,7 +310,7 @@ def hessian_eigh(
     which: Which = "largest",
     num_iters: int | None = None,
     mask=None,
-    tol: float | None = None,
+    tol: float | Float[Array, ""] | None = None,
 ) -> HessianEigenpairs:
     """Top-k eigenpairs of the Hessian of ``loss_fn`` at ``params`` (or of one block).
 

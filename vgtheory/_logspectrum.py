@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
-from ._checks import check_precision
+from ._checks import MatmulPrecision, check_precision
 from ._numerics import HIGHEST as _HI
 
 
@@ -355,7 +355,7 @@ def _check_factor_shape(name, shape, what="square factors"):
 
 
 def log_singular_values(
-    factors: Float[Array, "L n n"], *, precision: str | None = "highest", max_sweeps: int = 30
+    factors: Float[Array, "L n n"], *, precision: MatmulPrecision = "highest", max_sweeps: int = 30
 ) -> LogSpectrum:
     """Log-singular values of P = M_L ⋯ M_1 for a stack of factors, at any depth.
 
@@ -401,7 +401,13 @@ def log_singular_values(
 
 
 def log_singular_values_scan(
-    step: Callable, init, xs=None, length: int | None = None, *, precision: str | None = "highest", max_sweeps: int = 30
+    step: Callable,
+    init,
+    xs=None,
+    length: int | None = None,
+    *,
+    precision: MatmulPrecision = "highest",
+    max_sweeps: int = 30,
 ) -> tuple[object, LogSpectrum]:
     """Log-singular values of a product whose factors a step function produces on the fly.
 

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from ._activations import as_activation
-from ._checks import check_float_dtype, check_precision, check_scalar
+from ._checks import MatmulPrecision, check_float_dtype, check_precision, check_scalar
 
 INITS = ("gaussian", "xavier", "he", "orthogonal", "identity")
 
@@ -123,7 +123,7 @@ def init_mlp(
     return MLP(tuple(l[0] for l in layers), tuple(l[1] for l in layers))
 
 
-def dense(w, x, precision="highest"):
+def dense(w, x, precision: MatmulPrecision = "highest"):
     """``x @ wᵀ`` for ``x`` of shape ``[..., n_in]`` at explicit precision."""
     return jnp.matmul(x, w.T, precision=precision)
 
@@ -133,7 +133,7 @@ def _add_bias(h, b):
     return h + jnp.broadcast_to(b, jnp.shape(h))
 
 
-def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision="highest"):
+def preactivations(params: MLP, x: Float[Array, "... n0"], act, precision: MatmulPrecision = "highest"):
     """All pre-activations h_1..h_L for input ``x``.
 
     Returns:

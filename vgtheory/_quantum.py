@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real, Shaped
 
 from ._cache import cached
 from ._checks import check_float_dtype, check_int, check_real_or_int
@@ -57,7 +57,7 @@ def rz(theta):
     return jnp.stack([jnp.stack([e, z]), jnp.stack([z, jnp.conj(e)])])
 
 
-def cz_ladder_diagonal(n_qubits: int, dtype=jnp.float32, n_active=None) -> Float[Array, "..."]:
+def cz_ladder_diagonal(n_qubits: int, dtype=jnp.float32, n_active=None) -> Shaped[Array, "..."]:
     """±1 diagonal of CZ(0,1)·CZ(1,2)⋯CZ(m−2,m−1) as a ``[2]*n`` tensor, m = ``n_active``
     (traced; default n): links beyond the active qubits are left out."""
     check_int("n_qubits", n_qubits, 1, MAX_QUBITS)
@@ -88,7 +88,7 @@ def _precheck_gradients(n_qubits=None, n_active=None, **_):
         _check_n_active(n_active, n_qubits)
 
 
-def circuit_state(thetas: Float[Array, "L n 2"], n_active=None) -> Array:
+def circuit_state(thetas: Real[ArrayLike, "L n 2"], n_active=None) -> Array:
     """|ψ(θ)⟩ of the layered RY–RZ–CZ ansatz, as a ``[2]*n`` complex tensor.
 
     Args:

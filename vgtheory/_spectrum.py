@@ -51,6 +51,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from ._cache import cached, value_checks
 from ._checks import check_int, check_real_or_int, check_scalar
+from ._jacobian import JacobianOperator
 from ._logspectrum import round_robin
 from ._numerics import HIGHEST as _HI
 from ._numerics import wide_dtype as _wide
@@ -169,7 +170,11 @@ def _sv_jacobi(a, tol, max_sweeps):
 
 @cached(precheck=value_checks(scalars={"tol": {"positive": True}}))
 def singular_values(
-    a: Float[ArrayLike, "... m n"], *, method: str = "auto", tol: float | None = None, max_sweeps: int = 12
+    a: Float[ArrayLike, "... m n"] | JacobianOperator,
+    *,
+    method: str = "auto",
+    tol: float | None = None,
+    max_sweeps: int = 12,
 ) -> Float[Array, "... k"]:
     """Singular values, descending, of a matrix or a batch of matrices.
 
@@ -229,7 +234,7 @@ class Spectrum(NamedTuple):
     finite: Array
 
 
-def spectrum(a: Float[ArrayLike, "... m n"], *, method: str = "auto") -> Spectrum:
+def spectrum(a: Float[ArrayLike, "... m n"] | JacobianOperator, *, method: str = "auto") -> Spectrum:
     """Singular values of a matrix or batch, with logs, condition numbers and a finite flag.
 
     Example:
@@ -245,7 +250,7 @@ def spectrum(a: Float[ArrayLike, "... m n"], *, method: str = "auto") -> Spectru
     return Spectrum(s, jnp.log(s), s[..., 0] / s[..., -1], finite)
 
 
-def condition_number(a: Float[ArrayLike, "... m n"], *, method: str = "auto") -> Float[Array, "..."]:
+def condition_number(a: Float[ArrayLike, "... m n"] | JacobianOperator, *, method: str = "auto") -> Float[Array, "..."]:
     """σ_max/σ_min (inf for a singular matrix) of a matrix or batch."""
     s = singular_values(a, method=method)
     return s[..., 0] / s[..., -1]
@@ -266,7 +271,7 @@ class SpectrumMoments(NamedTuple):
 
 
 def jjt_moments(
-    j: Float[ArrayLike, "... m n"], k: int = 2, *, method: str = "trace", rows: bool = True
+    j: Float[ArrayLike, "... m n"] | JacobianOperator, k: int = 2, *, method: str = "trace", rows: bool = True
 ) -> SpectrumMoments:
     """Moments of the spectrum of JJᵀ.
 
