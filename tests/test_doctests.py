@@ -9,7 +9,6 @@ report (example, expected, got).
 
 import doctest
 import importlib
-import inspect
 import pkgutil
 
 import pytest
@@ -17,14 +16,6 @@ import pytest
 import vgtheory
 
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-
-
-class _Finder(doctest.DocTestFinder):
-    """Sees through wrappers: under the runtime type checks (conftest.py) every function is
-    wrapped, and doctest would otherwise take the wrapper for a function of another module."""
-
-    def _from_module(self, module, object):
-        return super()._from_module(module, inspect.unwrap(object))
 
 
 def _module_names():
@@ -38,7 +29,7 @@ def _module_names():
 
 def _doctests(name):
     module = importlib.import_module(name)
-    finder = _Finder(exclude_empty=True)
+    finder = doctest.DocTestFinder(exclude_empty=True)
     return [t for t in finder.find(module, name) if t.examples]
 
 
