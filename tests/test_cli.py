@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from vgtheory import _cli
-from vgtheory._claims import Claim, Comparison, _REGISTRY, all_claims
+from vgtheory._claims import Claim, Comparison, REGISTRY, all_claims
 
 
 def test_list_shows_all_spec_ids(capsys):
@@ -37,7 +37,7 @@ def test_verify_exits_nonzero_when_expected_claim_fails(capsys, monkeypatch):
             Comparison(label="one vs two", prediction=2.0, estimate=1.0, se=0.01, n=100, planted=3.0)
         ],
     )
-    monkeypatch.setitem(_REGISTRY, "TEST.bad", bad)
+    monkeypatch.setitem(REGISTRY, "TEST.bad", bad)
     monkeypatch.setattr(_cli, "select", lambda claims, only, full: [bad])
     assert _cli.main(["verify"]) == 1
     assert "NOT as expected: TEST.bad" in capsys.readouterr().out

@@ -15,7 +15,7 @@ import pytest
 
 import vgtheory as vg
 from vgtheory import _cli
-from vgtheory._claims import _REGISTRY
+from vgtheory._claims import REGISTRY
 from vgtheory._user_claims import ClaimsNotFoundError, entry_point_claims
 
 CLAIM_FILE = """
@@ -35,11 +35,11 @@ def second(key, full):
 
 @pytest.fixture
 def registry():
-    saved = dict(_REGISTRY)
+    saved = dict(REGISTRY)
     mods = set(sys.modules)
     yield
-    _REGISTRY.clear()
-    _REGISTRY.update(saved)
+    REGISTRY.clear()
+    REGISTRY.update(saved)
     for m in set(sys.modules) - mods:
         if m.startswith(("vgtheory_user_claims_", "fakeplug")):
             del sys.modules[m]
@@ -118,11 +118,11 @@ def test_claims_error_paths(case, tmp_path, registry, capsys):
         "no claims": [str(_write(tmp_path, "empty.py", "x = 1\n"))],
         "same file twice": [str(ok), str(ok)],
     }[case]
-    before = set(_REGISTRY)
+    before = set(REGISTRY)
     rc = _cli.main(["list"] + [a for s in srcs for a in ("--claims", s)])
     err = capsys.readouterr().err
     if case == "same file twice":  # loaded once, no duplicate error
-        assert rc == 0 and {"ERR1", "ERR2"} <= set(_REGISTRY)
+        assert rc == 0 and {"ERR1", "ERR2"} <= set(REGISTRY)
         return
     assert rc == 2
     expect = {
@@ -138,16 +138,16 @@ def test_claims_error_paths(case, tmp_path, registry, capsys):
         assert 'broken.py", line 4, in f' in err and "importlib" not in err and "_cli.py" not in err
     if case == "duplicate id":
         assert "ok_claims.py" in err and "dup.py" in err  # both sources named
-        assert set(_REGISTRY) == before | {"ERR1", "ERR2"}  # the failed file left nothing behind
+        assert set(REGISTRY) == before | {"ERR1", "ERR2"}  # the failed file left nothing behind
     else:
-        assert set(_REGISTRY) == before
+        assert set(REGISTRY) == before
 
 
 def test_claims_from_a_module_name(tmp_path, registry, monkeypatch, capsys):
     _write(tmp_path, "fakeplug_module_claims.py", CLAIM_FILE.format(id="MOD"))
     monkeypatch.syspath_prepend(str(tmp_path))
     assert _cli.main(["list", "--claims", "fakeplug_module_claims"]) == 0
-    assert "MOD2" in capsys.readouterr().out and {"MOD1", "MOD2"} <= set(_REGISTRY)
+    assert "MOD2" in capsys.readouterr().out and {"MOD1", "MOD2"} <= set(REGISTRY)
 
 
 def test_load_claims_api(tmp_path, registry):

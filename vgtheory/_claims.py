@@ -34,6 +34,12 @@ Kind = Literal["equal", "upper", "lower"]
 # A number as Comparison takes it: a Python float or int, a NumPy or JAX scalar / 0-d array.
 # __post_init__ stores every such field as a Python float.
 Scalar = float | np.number | np.ndarray | jax.Array
+if TYPE_CHECKING:  # Comparison's numeric fields: stored as float (what type checkers see) ...
+    StoredFloat = float
+    StoredInt = int
+else:  # ... and accepted as any real scalar by the generated __init__ (what runtime checkers see)
+    StoredFloat = Scalar
+    StoredInt = int | np.integer
 MAX_CLT_SHIFT = 1.0  # largest Cornish–Fisher threshold shift (in SE) a row may need (Comparison.reason)
 MIN_SE_DOF = 20.0  # fewest effective degrees of freedom of a Monte Carlo SE (Comparison.se_dof)
 Verdict = Literal["confirmed", "refuted", "inconclusive"]
@@ -69,18 +75,18 @@ class Comparison:
     """
 
     label: str
-    prediction: float
-    estimate: float
-    se: float
-    n: int
-    planted: float
-    bias: float = 0.0
-    rtol: float = 0.0
+    prediction: StoredFloat
+    estimate: StoredFloat
+    se: StoredFloat
+    n: StoredInt
+    planted: StoredFloat
+    bias: StoredFloat = 0.0
+    rtol: StoredFloat = 0.0
     kind: Kind = "equal"
     note: str = ""
-    skewness: float = 0.0
+    skewness: StoredFloat = 0.0
     caveat: str = ""
-    kurtosis: float = 0.0
+    kurtosis: StoredFloat = 0.0
 
     if TYPE_CHECKING:  # the generated __init__ as type checkers should see it: any real scalar, stored as float
 
@@ -320,7 +326,7 @@ class Claim:
                 raise ArgumentTypeError(f"{name}: expected a bool, got {getattr(self, name)!r}.")
 
 
-_REGISTRY: dict[str, Claim] = {}
+REGISTRY: dict[str, Claim] = {}  # id -> Claim, in registration order; read it through all_claims()
 
 
 class DuplicateClaimError(ValueError):
@@ -352,13 +358,13 @@ def register(claim: Claim) -> Claim:
     """
     if not isinstance(claim, Claim):
         raise ArgumentTypeError(f"claim: expected a vgtheory.Claim, got {type(claim).__name__}.")
-    old = _REGISTRY.get(claim.id)
+    old = REGISTRY.get(claim.id)
     if old is not None and old is not claim and not _same_definition(old, claim):
         raise DuplicateClaimError(
             f"claim.id: {claim.id!r} is already registered by {origin(old)}; "
             f"cannot register it again from {origin(claim)}."
         )
-    _REGISTRY[claim.id] = claim
+    REGISTRY[claim.id] = claim
     return claim
 
 
@@ -415,7 +421,7 @@ def all_claims() -> dict[str, Claim]:
     The built-in claims register when ``vgtheory`` is imported (``vgtheory/claims/``); a
     user's claims when their module runs (``@vg.claim``, :func:`vgtheory.load_claims`).
     """
-    return dict(_REGISTRY)
+    return dict(REGISTRY)
 
 
 def claim_key(seed: int, claim_id: str) -> jax.Array:

@@ -25,7 +25,7 @@ import types
 import zlib
 
 from ._checks import ArgumentTypeError
-from ._claims import _REGISTRY, Claim, register
+from ._claims import REGISTRY, Claim, register
 
 GROUP = "vgtheory.claims"
 _LOADED: dict[tuple, tuple[Claim, ...]] = {}  # entry points load once per process
@@ -42,12 +42,12 @@ class NoClaimsError(ValueError):
 
 def _module_claims(before: set, module: str) -> tuple[Claim, ...]:
     """Claims registered since ``before`` was taken, or defined in ``module`` (already imported)."""
-    return tuple(c for cid, c in _REGISTRY.items() if cid not in before or getattr(c.run, "__module__", None) == module)
+    return tuple(c for cid, c in REGISTRY.items() if cid not in before or getattr(c.run, "__module__", None) == module)
 
 
 def _rollback(before: set) -> None:
-    for cid in [cid for cid in _REGISTRY if cid not in before]:
-        del _REGISTRY[cid]
+    for cid in [cid for cid in REGISTRY if cid not in before]:
+        del REGISTRY[cid]
 
 
 def _file_module(path: str) -> str:
@@ -99,7 +99,7 @@ def load_claims(source: str | os.PathLike) -> tuple[Claim, ...]:
     if not isinstance(source, (str, os.PathLike)) or not os.fspath(source):
         raise ArgumentTypeError(f"source: expected a path to a .py claim file or a module name, got {source!r:.80}.")
     text = os.fspath(source)
-    before = set(_REGISTRY)
+    before = set(REGISTRY)
     looks_like_file = text.endswith(".py") or os.sep in text or "/" in text or not _MODULE_NAME.match(text)
     try:
         if os.path.isfile(text):
@@ -148,7 +148,7 @@ def entry_point_claims(group: str = GROUP) -> dict[str, tuple[Claim, ...]]:
         if (group, label) in _LOADED:
             out[label] = tuple(register(c) for c in _LOADED[(group, label)])
             continue
-        before = set(_REGISTRY)
+        before = set(REGISTRY)
         try:
             obj = ep.load()
             if isinstance(obj, Claim):
